@@ -19,12 +19,20 @@ def _seed():
     yield
 
 
-def run_tool(args, cwd=ROOT, timeout=600, env=None):
-    """Run ``python tools/<script> ...`` in a subprocess; return the CompletedProcess (asserts rc 0)."""
+def _run_tool(args, check=True, timeout=900, env=None, cwd=ROOT):
     import subprocess
 
     full_env = dict(os.environ, **(env or {}))
-    proc = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env=full_env)
-    assert proc.returncode == 0, f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    proc = subprocess.run([sys.executable, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=full_env)
+    if check:
+        assert proc.returncode == 0, (f"{' '.join(map(str, args))} failed ({proc.returncode}):\n"
+                                      f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc
+
+
+@pytest.fixture
+def run_tool():
+    """``run_tool(['tools/train.py', cfg, ...], check=True)``: run a tool in a subprocess from the
+    repository root with this interpreter; asserts exit code 0 when ``check``."""
+    return _run_tool
