@@ -22,6 +22,7 @@ from .convert import convert_reference_state_dict
 from .fixed_point import (ImplicitLayer, ImplicitMLP, Mlp, SpectralNormLinear, build_token_mixer,
                           collect_solver_stats, lipschitz_bound)
 from .mixer import IMixer, MixerBlock, MLPMixer
+from .pyramid import IMixerPyramid
 from .registry import _BACKBONES, DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS, register_backbone
 from .sequence import IMixerSequence
 
@@ -30,7 +31,7 @@ allow_mmengine_checkpoints()
 __all__ = [
     "MODELS", "DATASETS", "METRICS", "HOOKS", "TRANSFORMS", "register_backbone", "build_backbone",
     "list_backbones", "ImplicitLayer", "ImplicitMLP", "Mlp", "SpectralNormLinear", "build_token_mixer",
-    "collect_solver_stats", "lipschitz_bound", "MixerBlock", "MLPMixer", "IMixer", "IMixerSequence",
+    "collect_solver_stats", "lipschitz_bound", "MixerBlock", "MLPMixer", "IMixer", "IMixerSequence", "IMixerPyramid",
     "convert_reference_state_dict",
 ]
 

@@ -30,7 +30,7 @@ Gradients (``grad``):
 
 Convergence: every mode other than the authors' plain ``unroll``/``unroll`` relies on ``G`` being a
 contraction, :math:`\mathrm{Lip}(G) \le c^2\,\mathrm{Lip}(\sigma)^2 < 1`. GELU's slope reaches
-1.1290, so the authors' ``c = 0.9`` gives a bound of 1.03: such configs are refused with an error
+1.1289, so the authors' ``c = 0.9`` gives a bound of 1.03: such configs are refused with an error
 naming a ``coeff`` that works. ``coeff=None`` picks ``0.9`` for the reference mode and
 ``0.9 / Lip(sigma)`` (bound 0.81) otherwise.
 
@@ -58,8 +58,9 @@ logger = logging.getLogger("imixer")
 
 #: activations usable inside G with their global Lipschitz constants (max |sigma'|)
 ACTIVATIONS: Dict[str, tuple] = {
-    "gelu": (nn.GELU, 1.1289885),  # Phi(sqrt 2) + sqrt 2 * phi(sqrt 2)
-    "silu": (nn.SiLU, 1.0998393),
+    # GELU: max of Phi(x) + x phi(x), at x = sqrt 2
+    "gelu": (nn.GELU, 0.5 * (1 + math.erf(1.0)) + math.sqrt(2) * math.exp(-1.0) / math.sqrt(2 * math.pi)),
+    "silu": (nn.SiLU, 1.0998393),  # max of s(x)(1 + x(1 - s(x))), at x ~ 2.3994
     "relu": (nn.ReLU, 1.0),
     "tanh": (nn.Tanh, 1.0),
 }
@@ -156,10 +157,15 @@ class SpectralNormLinear(nn.Module):
         """Run ``n_steps`` power-iteration steps now (after an external re-initialisation of the weight)."""
         self._power_iteration(n_steps)
 
+    @staticmethod
+    def _full(t: torch.Tensor) -> torch.Tensor:
+        """At least float32 (half-precision weights are normalised in float32)."""
+        return t if t.dtype in (torch.float32, torch.float64) else t.float()
+
     @torch.no_grad()
     def _power_iteration(self, n_steps: int) -> None:
-        w = self.weight.detach().float()
-        u, v = self.u.float(), self.v.float()
+        w = self._full(self.weight.detach())
+        u, v = self._full(self.u), self._full(self.v)
         for _ in range(n_steps):
             v = F.normalize(w.t() @ u, dim=0, eps=1e-12)
             u = F.normalize(w @ v, dim=0, eps=1e-12)
@@ -173,8 +179,8 @@ class SpectralNormLinear(nn.Module):
         if update:
             self._power_iteration(self.n_power)
         with torch.autocast(device_type=self.weight.device.type, enabled=False):
-            w = self.weight.float()
-            sigma = torch.dot(self.u.float(), w @ self.v.float())
+            w = self._full(self.weight)
+            sigma = torch.dot(self._full(self.u), w @ self._full(self.v))
             factor = torch.clamp(sigma / self.coeff, min=1.0)
             with torch.no_grad():
                 self.sigma.copy_(sigma.detach().reshape(1))
@@ -231,7 +237,11 @@ def _anderson(f: Callable, z0: torch.Tensor, tol: float, max_iter: int, m: int =
         for k in range(2, max_iter):
             n = min(k, m)
             g = fs[:, :n] - xs[:, :n]
-            h[:, 1:n + 1, 1:n + 1] = g @ g.transpose(1, 2) + lam * torch.eye(n, dtype=z0.dtype, device=z0.device)
+            gg = g @ g.transpose(1, 2)
+            # Tikhonov term relative to the residuals' scale, so the regulariser does not dominate
+            # (and stall the solve) once the residuals are small
+            scale = gg.diagonal(dim1=1, dim2=2).mean(-1).clamp_min(torch.finfo(gg.dtype).tiny)
+            h[:, 1:n + 1, 1:n + 1] = gg + lam * scale[:, None, None] * torch.eye(n, dtype=z0.dtype, device=z0.device)
             alpha = torch.linalg.solve(h[:, :n + 1, :n + 1], rhs[:, :n + 1])[:, 1:n + 1, 0]
             new = beta * (alpha[:, None] @ fs[:, :n])[:, 0] + (1 - beta) * (alpha[:, None] @ xs[:, :n])[:, 0]
             xs[:, k % m] = new
@@ -382,7 +392,18 @@ class ImplicitLayer(nn.Module):
         tol, max_iter = self.tol, self.max_iter
         layer = self
 
+        inside = [False]  # our own autograd.grad below fires this hook again: pass that through
+
         def adjoint(g: torch.Tensor) -> torch.Tensor:
+            if inside[0] or g is None:  # g is None for an undefined (all-zero) incoming gradient
+                return g
+            inside[0] = True
+            try:
+                return solve_adjoint(g)
+            finally:
+                inside[0] = False
+
+        def solve_adjoint(g: torch.Tensor) -> torch.Tensor:
             v = g
             residual = g.new_tensor(0.0)
             for _ in range(max_iter):

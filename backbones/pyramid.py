@@ -1,0 +1,480 @@
+r"""IMixerPyramid: a hierarchical (i)Mixer for detection and segmentation.
+
+A Mixer's token-mixing weights fix the number of tokens, so the isotropic Mixer cannot take arbitrary
+image sizes. The pyramid mixes tokens inside fixed ``w x w`` windows instead (``N = w^2`` tokens, the
+same token mixer for every window), as Swin does with attention:
+
+.. math::
+    X_s \in \mathbb{R}^{H_s \times W_s \times C_s}, \quad H_s = \lceil H / 2^{s+2} \rceil, \quad
+    C_s = 2^s C_0, \qquad s = 0, 1, 2, 3 \ (\text{strides } 4, 8, 16, 32).
+
+* **Stem**: a ``4 x 4`` convolution with stride 4 (``C_in -> C_0``), the input zero-padded to a
+  multiple of 4.
+* **Patch merging** (start of stages 1-3): the ``2 x 2`` neighbours are concatenated
+  (``4 C_s``), layer-normalised and projected to ``2 C_s`` (a linear map without bias); odd maps are
+  zero-padded to an even size first.
+* **Blocks**: :class:`backbones.mixer.MixerBlock` applied to every window,
+
+  .. math::
+      x \leftarrow x + \mathrm{TokenMix}(\mathrm{LN}(x)^\top)^\top, \qquad
+      x \leftarrow x + \mathrm{ChannelMLP}(\mathrm{LN}(x)),
+
+  with ``TokenMix`` the implicit module :math:`W_{out}\sigma((1-G)^{-1} W_{in} x)` of the iMixer
+  (``token_mixer='implicit'``) or the plain MLP of the MLP-Mixer (``token_mixer='mlp'``, the
+  explicit twin). The token mixer's internal width is ``D = round(token_ratio * w^2)`` (default
+  ``token_ratio=1``: ``D = N = 49`` for ``w = 7``), independent of the channel width, because it acts
+  along the ``N`` tokens of a window.
+* **Windows and borders**: the map is zero-padded on the bottom / right to a multiple of ``w``; the
+  padded positions are masked (:class:`MixerBlock` zeroes them before token mixing), so real tokens
+  never see padding, and the padding is cropped after every block. Nothing at the border is lost.
+* **Shifted windows**: every second block shifts the window grid by ``w // 2`` by padding ``w // 2``
+  zeros on the top / left (then to a multiple of ``w``) instead of Swin's cyclic roll, so no token is
+  mixed with the opposite border; information crosses window borders from block to block.
+
+Any input size works (also one smaller than one window: its single window is mostly padding, and the
+mask keeps the result exact). The named sizes count parameters without a head (``num_classes=0``):
+
+=========  ===========  ============  ==================  ==============  ==============================
+arch       embed_dims   depths        implicit (default)  ``'mlp'`` twin  reference (no fc layer)
+=========  ===========  ============  ==================  ==============  ==============================
+``tiny``   64           2, 2, 10, 2   10.7 M              10.6 M          ResNet-18: 11.2 M (11.7 M)
+``small``  96           2, 2, 10, 2   23.8 M              23.7 M          ResNet-50: 23.5 M (25.6 M)
+=========  ===========  ============  ==================  ==============  ==============================
+
+The backbone follows mmdet's contract (``mmdet/models/backbones/swin.py``): ``out_indices`` with a
+LayerNorm per output (``norm{i}``), ``frozen_stages`` (re-applied in :meth:`IMixerPyramid.train`),
+``norm_eval``, ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``, and a tuple of NCHW
+maps from :meth:`IMixerPyramid.forward`. With ``num_classes > 0`` it is an image classifier
+(average-pooled last stage), so :class:`tasks.classification.ImageClassifier` can pretrain it and the
+checkpoint loads into a detector with ``prefix='backbone.'``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+
+from .fixed_point import IMPLICIT_KEYS, SpectralNormLinear
+from .mixer import IMIXER_RECIPE, LayerNorm, MixerBlock, init_mixer_weights, named_apply
+from .registry import register_backbone
+
+__all__ = ["IMixerPyramid", "PatchMerging", "WindowStage", "window_partition", "window_reverse"]
+
+
+def window_partition(x: torch.Tensor, window: int, shift: int = 0) -> Tuple[torch.Tensor, Optional[torch.Tensor], tuple]:
+    """Split a channels-last map into ``window x window`` windows, padding with zeros.
+
+    ``shift`` zeros go on the top / left (shifted windows), then the bottom / right are padded to a
+    multiple of ``window``.
+
+    Args:
+        x: ``(B, H, W, C)``.
+        window: window size ``w``.
+        shift: top / left padding (``0 <= shift < w``).
+
+    Returns:
+        ``(windows, mask, geometry)``: windows ``(B * nH * nW, w * w, C)``; mask ``(B * nH * nW, w * w)``
+        with 1 for real tokens and 0 for padding, or ``None`` when nothing was padded; ``geometry``
+        for :func:`window_reverse`.
+    """
+    b, h, w_, c = x.shape
+    hp = math.ceil((h + shift) / window) * window
+    wp = math.ceil((w_ + shift) / window) * window
+    pad_b, pad_r = hp - h - shift, wp - w_ - shift
+    padded = shift > 0 or pad_b > 0 or pad_r > 0
+    if padded:
+        x = F.pad(x, (0, 0, shift, pad_r, shift, pad_b))
+    nh, nw = hp // window, wp // window
+    windows = x.view(b, nh, window, nw, window, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, window * window, c)
+    mask = None
+    if padded:
+        m = x.new_zeros(hp, wp)
+        m[shift:shift + h, shift:shift + w_] = 1
+        mask = m.view(nh, window, nw, window).permute(0, 2, 1, 3).reshape(nh * nw, window * window).repeat(b, 1)
+    return windows, mask, (b, h, w_, c, hp, wp, shift)
+
+
+def window_reverse(windows: torch.Tensor, window: int, geometry: tuple) -> torch.Tensor:
+    """Inverse of :func:`window_partition`: ``(B * nH * nW, w * w, C) -> (B, H, W, C)`` (padding cropped)."""
+    b, h, w_, c, hp, wp, shift = geometry
+    x = windows.view(b, hp // window, wp // window, window, window, c).permute(0, 1, 3, 2, 4, 5)
+    x = x.reshape(b, hp, wp, c)
+    return x[:, shift:shift + h, shift:shift + w_]
+
+
+class PatchMerging(nn.Module):
+    """``2 x 2`` patch merging: concatenate neighbours (``4C``), LayerNorm, linear ``4C -> out``.
+
+    Shapes:
+        ``(B, H, W, C) -> (B, ceil(H / 2), ceil(W / 2), out_dim)`` (odd sizes are zero-padded).
+    """
+
+    def __init__(self, dim: int, out_dim: Optional[int] = None) -> None:
+        super().__init__()
+        self.dim, self.out_dim = dim, out_dim or 2 * dim
+        self.norm = LayerNorm(4 * dim)
+        self.reduction = nn.Linear(4 * dim, self.out_dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, h, w, _ = x.shape
+        if h % 2 or w % 2:
+            x = F.pad(x, (0, 0, 0, w % 2, 0, h % 2))
+        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
+        return self.reduction(self.norm(x))
+
+
+class WindowStage(nn.Module):
+    """One pyramid stage: optional patch merging, then ``depth`` windowed Mixer blocks.
+
+    Block ``j`` uses shifted windows (shift ``w // 2``) when ``j`` is odd.
+
+    Args:
+        dim: channel width of the stage.
+        depth: number of blocks.
+        window_size: ``w``.
+        token_hidden: token-mixer internal width ``D``.
+        token_mixer: ``'implicit'`` or ``'mlp'``.
+        mlp_ratio: channel-MLP hidden width as a multiple of ``dim``.
+        drop_path: per-block stochastic-depth rates.
+        downsample: a :class:`PatchMerging` applied first, or ``None``.
+
+    Shapes:
+        ``(B, H, W, C_in) -> (B, H', W', dim)`` (channels last).
+    """
+
+    def __init__(self, dim: int, depth: int, window_size: int, token_hidden: int, token_mixer: str,
+                 mlp_ratio: float, act: str, drop: float, drop_path: Sequence[float],
+                 downsample: Optional[nn.Module] = None, **implicit) -> None:
+        super().__init__()
+        self.window_size = window_size
+        self.downsample = downsample
+        # MixerBlock sizes its token mixer as int(ratio * dim): pass D / dim (+0.5 guards the rounding)
+        ratio = ((token_hidden + 0.5) / dim, mlp_ratio)
+        self.blocks = nn.ModuleList([
+            MixerBlock(dim, window_size * window_size, token_mixer, ratio, act=act, drop=drop, drop_path=drop_path[j],
+                       **implicit)
+            for j in range(depth)])
+        self.grad_checkpointing = False
+
+    def _block(self, block: MixerBlock, x: torch.Tensor, shift: int) -> torch.Tensor:
+        windows, mask, geometry = window_partition(x, self.window_size, shift)
+        if self.grad_checkpointing and torch.is_grad_enabled():
+            windows = torch.utils.checkpoint.checkpoint(block, windows, mask, use_reentrant=False)
+        else:
+            windows = block(windows, mask)
+        return window_reverse(windows, self.window_size, geometry)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.downsample is not None:
+            x = self.downsample(x)
+        for j, block in enumerate(self.blocks):
+            x = self._block(block, x, self.window_size // 2 if j % 2 else 0)
+        return x
+
+
+class IMixerPyramid(BaseModule):
+    """Hierarchical windowed (i)Mixer with four stages at strides 4, 8, 16, 32 (see the module docstring).
+
+    Args:
+        arch: ``'tiny'`` or ``'small'`` (see :attr:`arch_zoo`), or ``None`` to use ``embed_dims`` /
+            ``depths``.
+        embed_dims: width of stage 0 (doubled at every stage), or the four widths.
+        depths: blocks per stage (four integers).
+        in_channels: input channels.
+        window_size: ``w``; token mixers act on ``w * w`` tokens.
+        token_ratio: token-mixer internal width ``D = round(token_ratio * w * w)``.
+        mlp_ratio: channel-MLP hidden width as a multiple of the stage width.
+        token_mixer: ``'implicit'`` (iMixer) or ``'mlp'`` (the explicit twin).
+        act: activation.
+        drop_rate: dropout inside the MLPs.
+        drop_path_rate: stochastic depth, linearly increasing over all blocks.
+        out_indices: stages whose outputs :meth:`forward` returns (each with its own LayerNorm ``norm{i}``).
+        frozen_stages: ``-1`` trains everything; ``k >= 0`` freezes the stem and stages ``0 .. k-1``
+            (no gradients, eval mode), re-applied by :meth:`train`.
+        norm_eval: keep normalisation statistics frozen in training: BatchNorm running statistics and the
+            spectral-norm power-iteration vectors of the implicit layers (LayerNorm has no statistics).
+        num_classes: ``> 0`` adds a LayerNorm + average-pool + linear head and makes :meth:`forward`
+            return logits (classification pretraining).
+        with_cp: gradient checkpointing per block (saves memory, costs a second forward).
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')`` loads a checkpoint
+            (e.g. from ``tools/train.py`` with an ``ImageClassifier``); missing and unexpected keys are
+            logged. ``None``: the Mixer initialisation (xavier-uniform linears, LeCun-normal stem).
+        **implicit: options of the implicit layer (``h_ratio``, ``coeff``, ``n_power``, ``solver``,
+            ``grad``, ``n_iter``, ``tol``, ``max_iter``, ...); default: the authors' recipe
+            ``h_ratio=2, n_iter=2``. Rejected with ``token_mixer='mlp'``.
+
+    Shapes:
+        input ``(B, in_channels, H, W)``, any ``H, W >= 1`` -> a tuple with one
+        ``(B, C_i, ceil(H / 2^(i+2)), ceil(W / 2^(i+2)))`` map per ``i`` in ``out_indices``
+        (``(B, num_classes)`` logits when ``num_classes > 0``).
+    """
+
+    #: named sizes: stage-0 width and depths (parameter counts in the module docstring)
+    arch_zoo: Dict[str, dict] = {
+        "tiny": dict(embed_dims=64, depths=(2, 2, 10, 2)),
+        "small": dict(embed_dims=96, depths=(2, 2, 10, 2)),
+    }
+    num_stages = 4
+
+    def __init__(self, arch: Optional[str] = "tiny", embed_dims: Union[int, Sequence[int], None] = None,
+                 depths: Optional[Sequence[int]] = None, in_channels: int = 3, window_size: int = 7,
+                 token_ratio: float = 1.0, mlp_ratio: float = 4.0, token_mixer: str = "implicit",
+                 act: str = "gelu", drop_rate: float = 0.0, drop_path_rate: float = 0.1,
+                 out_indices: Sequence[int] = (0, 1, 2, 3), frozen_stages: int = -1, norm_eval: bool = False,
+                 num_classes: int = 0, with_cp: bool = False, init_cfg: Optional[Union[dict, List[dict]]] = None,
+                 **implicit) -> None:
+        super().__init__(init_cfg=init_cfg)
+        unknown = set(implicit) - set(IMPLICIT_KEYS)
+        if unknown:
+            raise TypeError(f"IMixerPyramid got unknown arguments {sorted(unknown)}; implicit-layer options are "
+                            f"{list(IMPLICIT_KEYS)}")
+        if token_mixer not in ("implicit", "mlp"):
+            raise ValueError(f"unknown token_mixer {token_mixer!r}; choose 'implicit' (iMixer) or 'mlp' (MLP-Mixer)")
+        if token_mixer == "mlp" and implicit:
+            raise ValueError(f"implicit-layer options {sorted(implicit)} given with token_mixer='mlp'; "
+                             "they only apply to token_mixer='implicit'")
+        if token_mixer == "implicit":
+            implicit = {**IMIXER_RECIPE, **implicit}
+        dims, depths = self._resolve_arch(arch, embed_dims, depths)
+        if window_size < 1:
+            raise ValueError(f"window_size must be >= 1, got {window_size}")
+        token_hidden = int(round(token_ratio * window_size * window_size))
+        if token_hidden < 1:
+            raise ValueError(f"token_ratio={token_ratio} gives an empty token mixer for window_size={window_size}")
+        out_indices = self._check_out_indices(out_indices)
+        if not -1 <= frozen_stages <= self.num_stages:
+            raise ValueError(f"frozen_stages must be in [-1, {self.num_stages}] (-1: train everything), "
+                             f"got {frozen_stages}")
+        if num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0, got {num_classes}")
+
+        self.arch, self.embed_dims, self.depths = arch, dims, depths
+        self.in_channels, self.window_size, self.token_hidden = in_channels, window_size, token_hidden
+        self.token_mixer, self.implicit_cfg = token_mixer, dict(implicit)
+        self.out_indices, self.frozen_stages, self.norm_eval = out_indices, frozen_stages, norm_eval
+        self.num_classes = num_classes
+        self.num_features = dims[-1]
+
+        self.patch_embed = nn.Conv2d(in_channels, dims[0], kernel_size=4, stride=4)
+        self.patch_norm = LayerNorm(dims[0])
+        dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        self.stages = nn.ModuleList()
+        for i in range(self.num_stages):
+            start = sum(depths[:i])
+            self.stages.append(WindowStage(
+                dims[i], depths[i], window_size, token_hidden, token_mixer, mlp_ratio, act, drop_rate,
+                dpr[start:start + depths[i]], downsample=PatchMerging(dims[i - 1], dims[i]) if i else None,
+                **implicit))
+        for i in out_indices:
+            self.add_module(f"norm{i}", LayerNorm(dims[i]))
+        if num_classes > 0:
+            self.head_norm = LayerNorm(dims[-1])
+            self.head_drop = nn.Dropout(drop_rate)
+            self.head = nn.Linear(dims[-1], num_classes)
+        #: timm-style description of the outputs
+        self.feature_info = [dict(num_chs=dims[i], reduction=2 ** (i + 2), module=f"stages.{i}") for i in out_indices]
+        self.set_grad_checkpointing(with_cp)
+        named_apply(init_mixer_weights, self)
+        self._freeze_stages()
+
+    # -- construction helpers ------------------------------------------------------------------------
+    def _resolve_arch(self, arch, embed_dims, depths) -> Tuple[List[int], List[int]]:
+        if embed_dims is None and depths is None:
+            if arch is None:
+                raise ValueError("give arch ('tiny' | 'small') or both embed_dims and depths")
+            if arch not in self.arch_zoo:
+                raise ValueError(f"unknown arch {arch!r}; choose one of {sorted(self.arch_zoo)} or give "
+                                 "embed_dims and depths")
+            embed_dims, depths = self.arch_zoo[arch]["embed_dims"], self.arch_zoo[arch]["depths"]
+        elif embed_dims is None or depths is None:
+            base = self.arch_zoo.get(arch or "", {})
+            embed_dims = embed_dims if embed_dims is not None else base.get("embed_dims")
+            depths = depths if depths is not None else base.get("depths")
+            if embed_dims is None or depths is None:
+                raise ValueError("give both embed_dims and depths (or a known arch)")
+        dims = [int(embed_dims) * 2 ** i for i in range(self.num_stages)] if isinstance(embed_dims, int) \
+            else [int(d) for d in embed_dims]
+        depths = [int(d) for d in depths]
+        if len(dims) != self.num_stages or len(depths) != self.num_stages:
+            raise ValueError(f"embed_dims and depths need {self.num_stages} entries (one per stage), got "
+                             f"embed_dims={dims}, depths={depths}")
+        if min(dims) < 1 or min(depths) < 0:
+            raise ValueError(f"embed_dims must be >= 1 and depths >= 0, got embed_dims={dims}, depths={depths}")
+        return dims, depths
+
+    def _check_out_indices(self, out_indices) -> Tuple[int, ...]:
+        if isinstance(out_indices, int):
+            out_indices = (out_indices,)
+        out = []
+        for i in out_indices:
+            j = i + self.num_stages if i < 0 else i
+            if not 0 <= j < self.num_stages:
+                raise ValueError(f"out_indices={tuple(out_indices)}: index {i} is out of range; IMixerPyramid has "
+                                 f"{self.num_stages} stages (valid indices 0..{self.num_stages - 1} or -"
+                                 f"{self.num_stages}..-1)")
+            out.append(j)
+        if not out:
+            raise ValueError("out_indices is empty; give at least one stage index (0..3)")
+        if len(set(out)) != len(out):
+            raise ValueError(f"out_indices={tuple(out_indices)} names a stage twice")
+        return tuple(out)
+
+    # -- mmdet contract --------------------------------------------------------------------------------
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        frozen = [self.patch_embed, self.patch_norm] + [self.stages[i] for i in range(self.frozen_stages)]
+        frozen += [getattr(self, f"norm{i}") for i in range(self.frozen_stages) if i in self.out_indices]
+        for module in frozen:
+            module.eval()
+            for p in module.parameters():
+                p.requires_grad = False
+
+    def train(self, mode: bool = True) -> "IMixerPyramid":
+        """Switch mode, keeping frozen stages (and, with ``norm_eval``, normalisation statistics) in eval mode."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, (nn.modules.batchnorm._BatchNorm, SpectralNormLinear)):
+                    m.eval()
+        return self
+
+    def init_weights(self) -> None:
+        """Mixer initialisation, or the checkpoint of ``init_cfg=dict(type='Pretrained', ...)``."""
+        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg] if self.init_cfg else []
+        pretrained = [c for c in cfgs if c.get("type") == "Pretrained"]
+        others = [c for c in cfgs if c.get("type") != "Pretrained"]
+        if others:
+            raise ValueError(f"IMixerPyramid supports init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...) "
+                             f"or None; got {others}")
+        named_apply(init_mixer_weights, self)
+        if pretrained:
+            cfg = pretrained[-1]
+            if "checkpoint" not in cfg:
+                raise ValueError("init_cfg=dict(type='Pretrained') needs checkpoint=PATH (and optionally prefix=...)")
+            self.load_pretrained(cfg["checkpoint"], prefix=cfg.get("prefix", ""),
+                                 map_location=cfg.get("map_location", "cpu"))
+        self._is_init = True
+
+    def load_pretrained(self, checkpoint: str, prefix: str = "", map_location: str = "cpu") -> Dict[str, list]:
+        """Load a checkpoint (path or URL, via mmengine's ``CheckpointLoader``) into this backbone.
+
+        ``state_dict`` / ``model`` entries are unwrapped, keys are filtered to ``prefix`` and the prefix
+        is stripped (``'backbone.'`` for a checkpoint of :class:`~tasks.classification.ImageClassifier`
+        or of an mmdet detector). A stem trained on another number of input channels is adapted
+        (``1 -> 3``: the weight is repeated and divided by 3, so a grey image repeated in three channels
+        gives the same response). Other shape mismatches are skipped. Missing, unexpected and skipped
+        keys are logged.
+
+        Returns:
+            ``dict(missing_keys=[...], unexpected_keys=[...], mismatched_keys=[...])``.
+        """
+        from mmengine.runner.checkpoint import CheckpointLoader
+
+        ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location=map_location, logger="current")
+        state = ckpt.get("state_dict", ckpt.get("model", ckpt)) if isinstance(ckpt, dict) else ckpt
+        if prefix:
+            if not prefix.endswith("."):
+                prefix += "."
+            state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            if not state:
+                raise ValueError(f"checkpoint {checkpoint} has no keys starting with prefix {prefix!r}; check the "
+                                 "prefix (e.g. 'backbone.' for an ImageClassifier / detector checkpoint)")
+        own = self.state_dict()
+        mismatched = []
+        stem = "patch_embed.weight"
+        if stem in state and stem in own and state[stem].shape != own[stem].shape \
+                and state[stem].shape[0] == own[stem].shape[0] and state[stem].shape[2:] == own[stem].shape[2:]:
+            state = dict(state)
+            state[stem] = _adapt_input_channels(state[stem], own[stem].shape[1])
+        for k in list(state):
+            if k in own and state[k].shape != own[k].shape:
+                mismatched.append(f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}")
+                state = {kk: vv for kk, vv in state.items() if kk != k}
+        result = self.load_state_dict(state, strict=False)
+        report = dict(missing_keys=list(result.missing_keys), unexpected_keys=list(result.unexpected_keys),
+                      mismatched_keys=mismatched)
+        print_log(f"IMixerPyramid: loaded {len(state) - len(report['unexpected_keys'])} tensors from {checkpoint} "
+                  f"(prefix {prefix!r})", logger="current")
+        for name, keys in report.items():
+            if keys:
+                print_log(f"IMixerPyramid: {len(keys)} {name.replace('_', ' ')}: {', '.join(keys)}",
+                          logger="current", level=30)
+        return report
+
+    # -- timm API ----------------------------------------------------------------------------------------
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        for stage in self.stages:
+            stage.grad_checkpointing = enable
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"IMixerPyramid expects images (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
+        if x.shape[2] < 1 or x.shape[3] < 1:
+            raise ValueError(f"IMixerPyramid got an empty image of size {tuple(x.shape[2:])}")
+
+    def forward_stages(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """Raw (un-normalised) outputs of all four stages, channels last ``(B, H_i, W_i, C_i)``."""
+        self._check_input(x)
+        h, w = x.shape[2:]
+        if h % 4 or w % 4:
+            x = F.pad(x, (0, (-w) % 4, 0, (-h) % 4))
+        x = self.patch_norm(self.patch_embed(x).permute(0, 2, 3, 1))
+        outs = []
+        for stage in self.stages:
+            x = stage(x)
+            outs.append(x)
+        return outs
+
+    def forward_features(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """The normalised NCHW maps of the stages in ``out_indices`` (what a detector neck takes)."""
+        stages = self.forward_stages(x)
+        return tuple(getattr(self, f"norm{i}")(stages[i]).permute(0, 3, 1, 2).contiguous() for i in self.out_indices)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Classify the last stage's raw output ``(B, H, W, C)``: LayerNorm, average pool, linear."""
+        if self.num_classes == 0:
+            raise RuntimeError("this IMixerPyramid has no head (num_classes=0); build it with num_classes > 0")
+        x = self.head_drop(self.head_norm(x).mean(dim=(1, 2)))
+        return x if pre_logits else self.head(x)
+
+    def forward(self, x: torch.Tensor) -> Union[Tuple[torch.Tensor, ...], torch.Tensor]:
+        if self.num_classes > 0:
+            return self.forward_head(self.forward_stages(x)[-1])
+        return self.forward_features(x)
+
+
+def _adapt_input_channels(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
+    """Convert a stem weight ``(C, c_ckpt, k, k)`` to ``in_channels`` input channels (sum / repeat)."""
+    c_ckpt = weight.shape[1]
+    if in_channels == 1:
+        return weight.sum(dim=1, keepdim=True)
+    reps = math.ceil(in_channels / c_ckpt)
+    return weight.repeat(1, reps, 1, 1)[:, :in_channels] * (c_ckpt / in_channels)
+
+
+register_backbone()(IMixerPyramid)
+
+
+def _variant(name: str, arch: str, token_mixer: str):
+    def build(**kwargs) -> IMixerPyramid:
+        return IMixerPyramid(**{"arch": arch, "token_mixer": token_mixer, **kwargs})
+
+    build.__name__ = name
+    build.__doc__ = (f"{'iMixer' if token_mixer == 'implicit' else 'MLP-Mixer'} pyramid, arch={arch!r}; keyword "
+                     "overrides as for IMixerPyramid.")
+    return build
+
+
+for _arch in ("tiny", "small"):
+    for _name, _mixer in (("imixer", "implicit"), ("mlpmixer", "mlp")):
+        _fn = _variant(f"{_name}_pyramid_{_arch[0]}", _arch, _mixer)
+        register_backbone(_fn.__name__)(_fn)
+        globals()[_fn.__name__] = _fn

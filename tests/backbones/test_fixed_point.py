@@ -1,0 +1,202 @@
+"""The implicit fixed-point layer: solvers, gradients, invertibility, contraction, statistics."""
+import logging
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from backbones.fixed_point import (ACTIVATIONS, ImplicitLayer, ImplicitMLP, SpectralNormLinear, collect_solver_stats,
+                                   lipschitz_bound, resolve_coeff)
+
+
+def _layer(dtype=torch.float64, **kw):
+    layer = ImplicitLayer(6, h_ratio=2.0, dtype=dtype, **kw)
+    # make G non-trivial: weights near the spectral cap
+    with torch.no_grad():
+        for fc in (layer.fc_a, layer.fc_b):
+            fc.weight.mul_(3.0)
+            fc.bias.normal_(0, 0.1)
+            fc.refresh(200)
+    return layer.eval()
+
+
+def test_gelu_lipschitz_constant_is_the_max_slope():
+    x = torch.linspace(-6, 6, 200001, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(F.gelu(x).sum(), x)
+    assert g.max().item() == pytest.approx(ACTIVATIONS["gelu"][1], abs=1e-6)
+
+
+def test_spectral_norm_caps_sigma_max_and_leaves_small_weights():
+    sn = SpectralNormLinear(20, 30, coeff=0.7, dtype=torch.float64)
+    with torch.no_grad():
+        sn.weight.mul_(10)
+    sn.train()
+    for _ in range(20):
+        w = sn.normalized_weight()
+    assert torch.linalg.matrix_norm(w, ord=2).item() == pytest.approx(0.7, rel=1e-6)
+    with torch.no_grad():
+        sn.weight.mul_(0.01)
+        sn.refresh(100)
+    w = sn.normalized_weight(update=False)
+    assert torch.equal(w, sn.weight)  # below the cap: untouched (soft normalisation)
+
+
+def test_eval_mode_uses_stored_vectors_without_updating():
+    sn = SpectralNormLinear(8, 8, dtype=torch.float64).eval()
+    u, v = sn.u.clone(), sn.v.clone()
+    sn(torch.randn(3, 8, dtype=torch.float64))
+    assert torch.equal(u, sn.u) and torch.equal(v, sn.v)
+    sigma = torch.dot(sn.u, sn.weight @ sn.v)
+    assert sn.sigma.item() == pytest.approx(sigma.item())
+
+
+def test_unroll_equals_hand_written_steps():
+    layer = _layer(solver="unroll", n_iter=3)
+    u = torch.randn(4, 5, 6, dtype=torch.float64)
+    wa, wb = layer.fc_a.normalized_weight(False), layer.fc_b.normalized_weight(False)
+    act = F.gelu
+    z = u
+    for _ in range(3):
+        z = u + F.linear(act(F.linear(act(z), wa, layer.fc_a.bias)), wb, layer.fc_b.bias)
+    torch.testing.assert_close(layer(u), z, rtol=0, atol=0)
+    assert layer.stats["iters"].item() == 3
+
+
+@pytest.mark.parametrize("solver", ["fixed_point", "anderson"])
+def test_convergent_solvers_invert_one_minus_g(solver):
+    layer = _layer(solver=solver, tol=1e-10, max_iter=200)
+    u = torch.randn(4, 5, 6, dtype=torch.float64)
+    z = layer(u)
+    assert layer.stats["residual"].item() < 1e-10
+    torch.testing.assert_close(layer.inverse(z), u, rtol=1e-8, atol=1e-8)
+
+
+def test_anderson_needs_fewer_iterations_than_plain_iteration():
+    u = torch.randn(8, 5, 6, dtype=torch.float64)
+    # a slowly contracting G (Lip close to 1), where plain iteration crawls
+    kw = dict(act="tanh", coeff=0.99, tol=1e-8, max_iter=500)
+    fp, aa = _layer(solver="fixed_point", **kw), _layer(solver="anderson", **kw)
+    aa.load_state_dict(fp.state_dict())
+    torch.testing.assert_close(fp(u), aa(u), rtol=1e-6, atol=1e-6)
+    assert aa.stats["iters"].item() < fp.stats["iters"].item()
+
+
+@pytest.mark.parametrize("solver", ["fixed_point", "anderson"])
+def test_measured_lipschitz_below_one_in_convergent_modes(solver):
+    layer = ImplicitLayer(16, h_ratio=2.0, solver=solver, dtype=torch.float64).train()
+    with torch.no_grad():
+        layer.fc_a.weight.mul_(5.0)
+        layer.fc_b.weight.mul_(5.0)
+    for _ in range(5):  # training forwards run the power iteration
+        layer(torch.randn(2, 16, dtype=torch.float64))
+    bound = lipschitz_bound(layer.coeff, "gelu")
+    assert bound < 1
+    # empirical Lipschitz ratio of G over random pairs, and the exact spectral norms
+    z1, z2 = torch.randn(2000, 16, dtype=torch.float64), torch.randn(2000, 16, dtype=torch.float64)
+    ratio = ((layer.residual_map(z1) - layer.residual_map(z2)).norm(dim=1) / (z1 - z2).norm(dim=1)).max()
+    assert ratio.item() < 1.0
+    for fc in (layer.fc_a, layer.fc_b):
+        assert torch.linalg.matrix_norm(fc.normalized_weight(False), ord=2).item() <= layer.coeff * (1 + 1e-6)
+
+
+@pytest.mark.parametrize("grad", ["unroll", "implicit", "phantom"])
+def test_gradcheck_float64(grad):
+    solver = "unroll" if grad == "unroll" else "fixed_point"
+    kw = dict(n_iter=3) if solver == "unroll" else dict(tol=1e-13, max_iter=400)
+    layer = _layer(solver=solver, grad=grad, phantom_steps=3, **kw)
+    u = torch.randn(2, 3, 6, dtype=torch.float64, requires_grad=True)
+    if grad == "phantom":
+        # the phantom gradient is an approximation of the implicit one: check it is the exact
+        # derivative of its own k-step damped map from the (fixed) solution
+        with torch.no_grad():
+            z_star = layer(u)
+        wts = (layer.fc_a.normalized_weight(False), layer.fc_a.bias, layer.fc_b.normalized_weight(False), layer.fc_b.bias)
+
+        def phantom(u_):
+            z = z_star
+            for _ in range(3):
+                z = 0.5 * z + 0.5 * (u_ + layer._g(z, wts))
+            return z
+
+        g_layer = torch.autograd.grad(layer(u).sum(), u)[0]
+        g_ref = torch.autograd.grad(phantom(u).sum(), u)[0]
+        torch.testing.assert_close(g_layer, g_ref)
+        assert torch.autograd.gradcheck(phantom, (u,))
+    else:
+        assert torch.autograd.gradcheck(layer, (u,), atol=1e-6, rtol=1e-5)
+
+
+def test_implicit_gradient_matches_gradient_of_converged_unrolled_solve():
+    kw = dict(tol=1e-13, max_iter=500)
+    implicit = _layer(solver="anderson", grad="implicit", **kw)
+    unrolled = _layer(solver="fixed_point", grad="unroll", **kw)
+    unrolled.load_state_dict(implicit.state_dict())
+    u = torch.randn(3, 4, 6, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 4, 6, dtype=torch.float64)
+    params_i = [implicit.fc_a.weight, implicit.fc_b.weight, implicit.fc_a.bias]
+    params_u = [unrolled.fc_a.weight, unrolled.fc_b.weight, unrolled.fc_a.bias]
+    gi = torch.autograd.grad((implicit(u) * w).sum(), [u, *params_i])
+    gu = torch.autograd.grad((unrolled(u) * w).sum(), [u, *params_u])
+    for a, b in zip(gi, gu):
+        torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9)
+
+
+def test_implicit_gradient_memory_does_not_grow_with_iterations():
+    """The implicit mode keeps one step's graph whatever max_iter is: count saved tensors."""
+    def saved_tensors(max_iter):
+        layer = ImplicitLayer(8, solver="fixed_point", tol=1e-30, max_iter=max_iter, grad="implicit")
+        count = [0]
+
+        def pack(t):
+            count[0] += 1
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            layer(torch.randn(2, 8, requires_grad=True))
+        return count[0]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(logging.getLogger("imixer"), "disabled", True)
+        assert saved_tensors(4) == saved_tensors(16)
+
+
+def test_non_convergence_warns_with_residual(caplog):
+    layer = _layer(solver="fixed_point", tol=1e-14, max_iter=2)
+    with caplog.at_level(logging.WARNING, logger="imixer"):
+        layer(torch.randn(2, 3, 6, dtype=torch.float64))
+    assert "max_iter=2" in caplog.text and "relative residual" in caplog.text
+
+
+def test_stats_collected_from_every_layer():
+    mlp = torch.nn.Sequential(ImplicitMLP(5, 4, n_iter=2), ImplicitMLP(5, 4, solver="anderson", tol=1e-4))
+    mlp(torch.randn(3, 5))
+    stats = collect_solver_stats(mlp)
+    assert stats["solver_iters_max"] >= 2 and stats["solver_residual"] < 1
+    assert collect_solver_stats(torch.nn.Linear(2, 2)) == {}
+
+
+def test_default_coeffs():
+    assert resolve_coeff(None, "unroll", "unroll", "gelu") == 0.9  # the authors' c
+    c = resolve_coeff(None, "anderson", "implicit", "gelu")
+    assert lipschitz_bound(c, "gelu") < 0.82
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(coeff=1.0), "outside \\(0, 1\\)"),
+    (dict(coeff=1.5, solver="unroll"), "outside"),
+    (dict(coeff=0.9, solver="fixed_point"), "coeff < 0.8858"),
+    (dict(coeff=0.9, solver="unroll", grad="implicit"), "needs a contraction"),
+    (dict(solver="newton"), "unknown solver"),
+    (dict(grad="exact"), "unknown grad"),
+    (dict(solver="anderson", grad="unroll"), "grad='unroll' differentiates"),
+    (dict(act="swish"), "unknown activation"),
+    (dict(n_iter=0), "n_iter and max_iter"),
+])
+def test_bad_configs_are_refused_with_a_reason(kw, match):
+    with pytest.raises(ValueError, match=match):
+        ImplicitLayer(4, **kw)
+
+
+def test_relu_allows_the_authors_coeff_in_convergent_mode():
+    layer = ImplicitLayer(4, act="relu", coeff=0.9, solver="fixed_point")
+    assert layer.coeff == 0.9
