@@ -1,0 +1,336 @@
+"""The anomaly-detection benchmark suite (``tools/benchmark_anomaly.py``).
+
+Protocol (ADBench's unsupervised setting, Han et al., NeurIPS 2022 Datasets & Benchmarks): for every
+dataset and seed, a stratified ``1 - test_size`` / ``test_size`` split (60/40 by default); features
+standardised with statistics of the training part only; every detector is fitted on the
+*unlabelled, contaminated* training part and scores the test part; ROC-AUC and average precision are
+computed from the continuous scores (never from thresholded labels).
+
+Every finished cell (dataset x detector x seed) is appended to ``results.csv`` at once, so an
+interrupted run resumes where it stopped (cells already in the CSV with the same configuration hash
+are skipped). A detector that raises on one dataset is recorded with its error and the suite goes on.
+At the end ``summary.md`` (mean +- std per dataset, mean over datasets, average rank) and
+``roc_auc.png`` are written.
+
+Suite config (an mmengine ``Config`` file)::
+
+    datasets = ['cardio', 'wine', dict(path='my.csv', label_column='label')]
+    detectors = dict(imixer=dict(type='IMixerTabularDetector'), iforest=dict(type='IForestDetector'))
+    seeds = [0, 1, 2, 3, 4]
+    test_size = 0.4
+    standardize = True
+    quick = dict(datasets=['wine', 'ionosphere'], seeds=[0, 1], detector_overrides=dict(...))
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .datasets import AnomalyData, dataset_key, load_dataset
+from .engine import split_and_scale
+
+CSV_FIELDS = ["dataset", "detector", "seed", "status", "roc_auc", "ap", "fit_s", "score_s", "n_train", "n_test",
+              "n_features", "train_outliers", "config_hash", "error"]
+
+
+@dataclass
+class SuiteConfig:
+    """A resolved suite: what to run and where results go."""
+
+    datasets: List = field(default_factory=list)
+    detectors: Dict[str, dict] = field(default_factory=dict)
+    seeds: List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
+    test_size: float = 0.4
+    standardize: bool = True
+    out_dir: str = "results/anomaly"
+    device: str = "auto"
+
+    def validate(self) -> None:
+        if not self.datasets:
+            raise ValueError("the suite has no datasets: set `datasets` in the config or pass --data PATH")
+        if not self.detectors:
+            raise ValueError("the suite has no detectors: set `detectors = dict(name=dict(type=...), ...)`")
+        if not self.seeds:
+            raise ValueError("the suite has no seeds")
+        if not 0.0 < float(self.test_size) < 1.0:
+            raise ValueError(f"test_size must be in (0, 1), got {self.test_size}")
+        keys = [dataset_key(d) for d in self.datasets]
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        if dup:
+            raise ValueError(f"duplicate dataset names {dup}; give user files distinct names (dict(path=..., name=...))")
+        for name, cfg in self.detectors.items():
+            if not isinstance(cfg, dict) or "type" not in cfg:
+                raise ValueError(f"detector {name!r} needs a config dict with a 'type', got {cfg!r}")
+
+
+def build_detector(cfg: dict, seed: int, device: str):
+    """Build a registered detector; ``random_state`` / ``device`` are filled in when it takes them."""
+    import inspect
+
+    from backbones.registry import MODELS
+
+    cfg = dict(cfg)
+    cls = MODELS.get(cfg["type"])
+    if cls is None:
+        raise KeyError(f"unknown detector type {cfg['type']!r}; registered detectors: {', '.join(detector_types())}")
+    params = inspect.signature(cls.__init__).parameters
+    if "random_state" in params:
+        cfg.setdefault("random_state", seed)
+    if "device" in params:
+        cfg.setdefault("device", device)
+    return MODELS.build(cfg)
+
+
+def detector_types() -> List[str]:
+    from backbones.registry import MODELS
+
+    from .base import BaseDetector
+
+    return sorted(k for k, v in MODELS.module_dict.items() if isinstance(v, type) and issubclass(v, BaseDetector))
+
+
+def config_hash(dataset_spec, detector_cfg: dict, test_size: float, standardize: bool) -> str:
+    """Short hash of everything that defines a cell's result (except the seed)."""
+    blob = json.dumps([dataset_spec, detector_cfg, test_size, standardize], sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+# -- the results file -----------------------------------------------------------------------------------
+def read_results(path: Path) -> List[dict]:
+    """Rows of ``results.csv``; a half-written last line (killed run) is dropped from the file."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+        path.write_text(text)
+    rows = list(csv.DictReader(text.splitlines()))
+    return [r for r in rows if r.get("status") in ("ok", "error") and r.get("seed", "").lstrip("-").isdigit()]
+
+
+def append_row(path: Path, row: dict) -> None:
+    new = not path.exists() or path.stat().st_size == 0
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow({k: row.get(k, "") for k in CSV_FIELDS})
+        f.flush()
+        os.fsync(f.fileno())
+
+
+# -- running --------------------------------------------------------------------------------------------
+def run_cell(data: AnomalyData, split, det_cfg: dict, seed: int, device: str) -> dict:
+    """Fit one detector on one split and evaluate it; errors are returned, not raised."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    X_tr, X_te, y_tr, y_te = split
+    row = dict(n_train=len(X_tr), n_test=len(X_te), n_features=X_tr.shape[1], train_outliers=int(y_tr.sum()))
+    try:
+        det = build_detector(det_cfg, seed, device)
+        t0 = time.perf_counter()
+        det.fit(X_tr)
+        t1 = time.perf_counter()
+        scores = np.asarray(det.score_samples(X_te), dtype=np.float64)
+        t2 = time.perf_counter()
+        if scores.shape != (len(X_te),):
+            raise ValueError(f"score_samples returned shape {scores.shape}, expected ({len(X_te)},)")
+        if not np.isfinite(scores).all():
+            raise ValueError("score_samples returned NaN/inf")
+        row.update(status="ok", roc_auc=f"{roc_auc_score(y_te, scores):.6f}",
+                   ap=f"{average_precision_score(y_te, scores):.6f}", fit_s=f"{t1 - t0:.4f}",
+                   score_s=f"{t2 - t1:.4f}", error="")
+    except Exception as exc:  # a failing detector is recorded, the suite goes on
+        row.update(status="error", error=f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500])
+        row["_traceback"] = traceback.format_exc()
+    return row
+
+
+def run_suite(cfg: SuiteConfig, max_cells: Optional[int] = None, progress: bool = True,
+              retry_failed: bool = False, log=print) -> Path:
+    """Run (or resume) the suite; returns the output directory.
+
+    Args:
+        cfg: the suite.
+        max_cells: stop after computing this many new cells (split a long run; resume later).
+        progress: show a tqdm bar.
+        retry_failed: recompute cells recorded as errors.
+        log: where messages go.
+    """
+    from tqdm.auto import tqdm
+
+    cfg.validate()
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / "results.csv"
+    done = {}
+    for r in read_results(csv_path):
+        if retry_failed and r["status"] == "error":
+            continue
+        done[(r["dataset"], r["detector"], int(r["seed"]), r["config_hash"])] = r
+    cells = []
+    for spec in cfg.datasets:
+        dkey = dataset_key(spec)
+        for dname, dcfg in cfg.detectors.items():
+            h = config_hash(spec, dcfg, cfg.test_size, cfg.standardize)
+            for seed in cfg.seeds:
+                if (dkey, dname, int(seed), h) not in done:
+                    cells.append((spec, dkey, dname, dcfg, int(seed), h))
+    total = len(cfg.datasets) * len(cfg.detectors) * len(cfg.seeds)
+    if total - len(cells):
+        log(f"[suite] resuming: {total - len(cells)} of {total} cells already in {csv_path}")
+    bar = tqdm(total=total, initial=total - len(cells), desc="anomaly suite", disable=not progress,
+               dynamic_ncols=True)
+    computed = 0
+    cache: Dict[str, object] = {}
+    splits: Dict[Tuple[str, int], tuple] = {}
+    for spec, dkey, dname, dcfg, seed, h in cells:
+        if max_cells is not None and computed >= max_cells:
+            log(f"[suite] stopping after {computed} cells (--max-cells); rerun the same command to resume")
+            break
+        bar.set_postfix_str(f"{dkey} / {dname} / seed {seed}")
+        base = dict(dataset=dkey, detector=dname, seed=seed, config_hash=h)
+        if dkey not in cache:
+            try:
+                cache = {dkey: load_dataset(spec)}  # keep one dataset in memory at a time
+                splits = {}
+            except Exception as exc:
+                cache = {dkey: exc}
+        data = cache[dkey]
+        if isinstance(data, Exception):
+            row = dict(base, status="error", error=f"dataset: {type(data).__name__}: {data}".replace("\n", " ")[:500])
+        else:
+            if (dkey, seed) not in splits:
+                splits[(dkey, seed)] = split_and_scale(data.X, data.y, seed, cfg.test_size, cfg.standardize)
+            row = dict(base, **run_cell(data, splits[(dkey, seed)], dcfg, seed, cfg.device))
+        if row["status"] == "error":
+            bar.write(f"[suite] {dkey} / {dname} / seed {seed} FAILED: {row['error']}")
+        append_row(csv_path, row)
+        computed += 1
+        bar.update(1)
+    bar.close()
+    rows = read_results(csv_path)
+    wanted = {(dataset_key(s), d, int(seed), config_hash(s, c, cfg.test_size, cfg.standardize))
+              for s in cfg.datasets for d, c in cfg.detectors.items() for seed in cfg.seeds}
+    rows = [r for r in rows if (r["dataset"], r["detector"], int(r["seed"]), r["config_hash"]) in wanted]
+    md = summarize(rows, [dataset_key(s) for s in cfg.datasets], list(cfg.detectors), len(cfg.seeds))
+    (out / "summary.md").write_text(md)
+    plot(rows, [dataset_key(s) for s in cfg.datasets], list(cfg.detectors), out / "roc_auc.png")
+    log(f"[suite] {len(rows)} of {total} cells done; results in {out}")
+    return out
+
+
+# -- reporting ------------------------------------------------------------------------------------------
+def _stats(rows: Sequence[dict], ds: str, det: str, key: str) -> Tuple[float, float, int, int]:
+    vals = [float(r[key]) for r in rows if r["dataset"] == ds and r["detector"] == det and r["status"] == "ok"]
+    errs = sum(1 for r in rows if r["dataset"] == ds and r["detector"] == det and r["status"] == "error")
+    if not vals:
+        return math.nan, math.nan, 0, errs
+    return float(np.mean(vals)), float(np.std(vals)), len(vals), errs
+
+
+def average_ranks(means: Dict[str, Dict[str, float]], datasets: Sequence[str],
+                  detectors: Sequence[str]) -> Dict[str, float]:
+    """Average rank (1 = best mean ROC-AUC, ties share the mean rank) over the datasets every detector
+    finished."""
+    from scipy.stats import rankdata
+
+    ranks = {d: [] for d in detectors}
+    for ds in datasets:
+        vals = [means[det].get(ds, math.nan) for det in detectors]
+        if any(math.isnan(v) for v in vals):
+            continue
+        for det, r in zip(detectors, rankdata([-v for v in vals])):
+            ranks[det].append(float(r))
+    return {d: (float(np.mean(v)) if v else math.nan) for d, v in ranks.items()}
+
+
+def summarize(rows: Sequence[dict], datasets: Sequence[str], detectors: Sequence[str], n_seeds: int) -> str:
+    """Markdown tables: ROC-AUC and AP (percent, mean +- std over seeds), mean, average rank, times."""
+    out = []
+    means: Dict[str, Dict[str, float]] = {d: {} for d in detectors}
+    for key, title in (("roc_auc", "ROC-AUC"), ("ap", "Average precision")):
+        out.append(f"### {title} (%, mean ± std over seeds)\n")
+        out.append("| dataset | " + " | ".join(detectors) + " |")
+        out.append("|---|" + "---:|" * len(detectors))
+        for ds in datasets:
+            cells = []
+            best = max((_stats(rows, ds, d, key)[0] for d in detectors), default=math.nan,
+                       key=lambda v: -1 if math.isnan(v) else v)
+            for det in detectors:
+                m, s, n, errs = _stats(rows, ds, det, key)
+                if key == "roc_auc":
+                    means[det][ds] = m
+                if n == 0:
+                    cells.append("error" if errs else "–")
+                    continue
+                txt = f"{100 * m:.1f} ± {100 * s:.1f}"
+                if m == best:
+                    txt = f"**{txt}**"
+                if n < n_seeds:
+                    txt += f" ({n}/{n_seeds} seeds)"
+                cells.append(txt)
+            out.append(f"| {ds} | " + " | ".join(cells) + " |")
+        avg = []
+        for det in detectors:
+            vals = [_stats(rows, ds, det, key)[0] for ds in datasets]
+            avg.append("–" if any(math.isnan(v) for v in vals) else f"{100 * np.mean(vals):.1f}")
+        out.append("| **mean** | " + " | ".join(avg) + " |")
+        if key == "roc_auc":
+            ranks = average_ranks(means, datasets, detectors)
+            out.append("| **avg. rank** | " + " | ".join("–" if math.isnan(ranks[d]) else f"{ranks[d]:.2f}"
+                                                         for d in detectors) + " |")
+        out.append("")
+    out.append("### Time (seconds per fit / per scoring of the test part, mean over cells)\n")
+    out.append("| detector | fit s | score s | cells ok | cells failed |")
+    out.append("|---|---:|---:|---:|---:|")
+    for det in detectors:
+        ok = [r for r in rows if r["detector"] == det and r["status"] == "ok"]
+        bad = sum(1 for r in rows if r["detector"] == det and r["status"] == "error")
+        fit = np.mean([float(r["fit_s"]) for r in ok]) if ok else math.nan
+        sc = np.mean([float(r["score_s"]) for r in ok]) if ok else math.nan
+        out.append(f"| {det} | {fit:.2f} | {sc:.2f} | {len(ok)} | {bad} |")
+    errors = [r for r in rows if r["status"] == "error"]
+    if errors:
+        out.append("\n### Failures\n")
+        seen = set()
+        for r in errors:
+            key = (r["dataset"], r["detector"], r["error"])
+            if key not in seen:
+                seen.add(key)
+                out.append(f"- {r['dataset']} / {r['detector']}: `{r['error']}`")
+    return "\n".join(out) + "\n"
+
+
+def plot(rows: Sequence[dict], datasets: Sequence[str], detectors: Sequence[str], path: Path) -> None:
+    """Grouped bars: mean ROC-AUC per dataset and detector, std as error bars (matplotlib, Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    width = 0.8 / max(1, len(detectors))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(datasets) + 2), 4.0))
+    x = np.arange(len(datasets))
+    for i, det in enumerate(detectors):
+        st = [_stats(rows, ds, det, "roc_auc") for ds in datasets]
+        ax.bar(x + (i - (len(detectors) - 1) / 2) * width, [s[0] for s in st], width,
+               yerr=[s[1] for s in st], label=det, capsize=2)
+    ax.set_xticks(x, datasets, rotation=20)
+    ax.set_ylabel("ROC-AUC (test, mean ± std over seeds)")
+    ax.set_ylim(0.0, 1.0)
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.legend(ncol=min(len(detectors), 6), fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

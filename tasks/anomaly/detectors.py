@@ -1,0 +1,284 @@
+"""Neural anomaly detectors built on the iMixer, with the scikit-learn API of :mod:`tasks.anomaly.base`.
+
+* :class:`IMixerTabularDetector` - every feature is a token; masked-feature reconstruction
+  (:class:`~tasks.anomaly.models.MaskedTokenIMixer`) trained without labels; the score is the scaled
+  reconstruction error over fixed mask patterns. ``token_mixer='mlp'`` is the explicit twin.
+* :class:`IMixerImageDetector` - one-class image sets: iMixer features (self-supervised masked-patch
+  reconstruction on the training images, or a backbone trained by the classification runner), scored
+  by the k-NN distance to the training features.
+
+``fit`` trains through mmengine's Runner (:func:`~tasks.anomaly.engine.train_with_runner`): the model
+and the in-memory dataset are built from the imixer registries, on CPU or CUDA (``device``), with a
+tqdm bar when ``verbose``. All scores: **higher = more anomalous**.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from backbones.registry import MODELS
+
+from .base import BaseDetector, check_random_state_int, resolve_device
+
+#: the authors' published CIFAR-10 recipe for the implicit token mixer
+DEFAULT_IMPLICIT = dict(h_ratio=2.0, n_iter=2)
+
+
+def _n_iters(n_rows: int, batch_size: int, epochs: float, min_iters: int, max_iters: int) -> int:
+    return int(np.clip(math.ceil(epochs * n_rows / batch_size), min_iters, max_iters))
+
+
+class _RunnerDetector(BaseDetector):
+    """Shared pieces of the neural detectors (training schedule, device, batched inference)."""
+
+    def _device(self) -> str:
+        return resolve_device(self.device)
+
+    def _implicit(self) -> Optional[dict]:
+        if self.token_mixer == "mlp":
+            if self.implicit:
+                raise ValueError("implicit-layer options given with token_mixer='mlp'; drop them or use 'implicit'")
+            return None
+        if self.token_mixer != "implicit":
+            raise ValueError(f"token_mixer must be 'implicit' or 'mlp', got {self.token_mixer!r}")
+        return dict(DEFAULT_IMPLICIT if self.implicit is None else self.implicit)
+
+    @torch.no_grad()
+    def _batched(self, fn, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        dev = next(self.model_.parameters()).device
+        out = [fn(torch.as_tensor(X[i:i + batch_size], dtype=torch.float32, device=dev)).float().cpu()
+               for i in range(0, len(X), batch_size)]
+        return torch.cat(out).numpy().astype(np.float64)
+
+
+@MODELS.register_module()
+class IMixerTabularDetector(_RunnerDetector):
+    r"""Masked-feature reconstruction with a 1-D iMixer over feature tokens.
+
+    Each of the ``d`` features is a token (value embedding ``x_j w_j + b_j`` plus a feature-identity
+    embedding); :class:`backbones.IMixerSequence` mixes them. Training (unlabelled, on the possibly
+    contaminated ``X``) masks each token with probability ``mask_ratio`` and regresses the masked values
+    from the rest. The score is the reconstruction error of every feature predicted from the others
+    under ``score_repeats`` fixed partitions of the features into ``ceil(1 / mask_ratio)`` masked groups,
+    each feature's error divided by its median training error, averaged over features (see
+    :mod:`tasks.anomaly.models` for the maths and why this objective).
+
+    Inputs are standardised internally with the training mean / std (so unscaled data works).
+
+    Args:
+        token_mixer: ``'implicit'`` (iMixer) or ``'mlp'`` (the explicit twin).
+        embed_dim: token width.
+        num_blocks: Mixer blocks.
+        mask_ratio: masking probability (training) and ``1 / groups`` (scoring).
+        score_repeats: fixed mask partitions averaged in the score.
+        implicit: implicit-layer options (default: the authors' ``h_ratio=2, n_iter=2``).
+        epochs: passes over the training rows; the step count is clipped to ``[min_iters, max_iters]``.
+        min_iters: fewest optimisation steps.
+        max_iters: most optimisation steps.
+        batch_size: rows per step.
+        lr: AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        max_train_samples: train on a random subset of this many rows (large sets such as shuttle);
+            ``None`` = all.
+        device: ``'auto'``, ``'cpu'`` or ``'cuda'``.
+        random_state: seed (model init, masks, order); fixed seed -> identical scores on CPU.
+        verbose: show a progress bar while training.
+        contamination: see :class:`~tasks.anomaly.base.BaseDetector`.
+
+    Attributes:
+        model_: the trained :class:`~tasks.anomaly.models.MaskedTokenIMixer` (eval mode).
+        mean_, scale_: the internal standardisation.
+        n_iter_: optimisation steps run.
+    """
+
+    min_samples = 8
+
+    def __init__(self, token_mixer: str = "implicit", embed_dim: int = 32, num_blocks: int = 2,
+                 mask_ratio: float = 0.25, score_repeats: int = 4, implicit: Optional[dict] = None,
+                 epochs: float = 20.0, min_iters: int = 200, max_iters: int = 800, batch_size: int = 128,
+                 lr: float = 2e-3, weight_decay: float = 1e-4, max_train_samples: Optional[int] = 10000,
+                 device: str = "auto", random_state: Optional[int] = None, verbose: bool = False,
+                 contamination: float = 0.1) -> None:
+        super().__init__(contamination)
+        self.token_mixer, self.embed_dim, self.num_blocks = token_mixer, embed_dim, num_blocks
+        self.mask_ratio, self.score_repeats, self.implicit = mask_ratio, score_repeats, implicit
+        self.epochs, self.min_iters, self.max_iters = epochs, min_iters, max_iters
+        self.batch_size, self.lr, self.weight_decay = batch_size, lr, weight_decay
+        self.max_train_samples, self.device = max_train_samples, device
+        self.random_state, self.verbose = random_state, verbose
+
+    def _fit(self, X: np.ndarray) -> None:
+        from .engine import train_with_runner
+
+        if X.shape[1] < 2:
+            raise ValueError(f"{type(self).__name__} predicts each feature from the others and needs >= 2 "
+                             f"features, got {X.shape[1]}")
+        seed = check_random_state_int(self.random_state)
+        implicit = self._implicit()
+        self.mean_ = X.mean(0)
+        std = X.std(0)
+        self.scale_ = np.where(std > 0, std, 1.0)
+        Z = (X - self.mean_) / self.scale_
+        if self.max_train_samples is not None and len(Z) > self.max_train_samples:
+            Z = Z[np.random.RandomState(seed).choice(len(Z), int(self.max_train_samples), replace=False)]
+        self.n_iter_ = _n_iters(len(Z), self.batch_size, self.epochs, self.min_iters, self.max_iters)
+        model_cfg = dict(type="MaskedTokenIMixer", num_tokens=X.shape[1], token_dim=1, embed_dim=self.embed_dim,
+                         num_blocks=self.num_blocks, token_mixer=self.token_mixer, mask_ratio=self.mask_ratio,
+                         score_repeats=self.score_repeats, implicit=implicit, seed=seed)
+        self.model_ = train_with_runner(
+            model_cfg, dict(type="ArrayDataset", X=Z), max_iters=self.n_iter_, batch_size=self.batch_size,
+            lr=self.lr, weight_decay=self.weight_decay, seed=seed, device=self._device(),
+            progress=self.verbose, desc=f"{type(self).__name__}({self.token_mixer})")
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        return self._batched(self.model_.anomaly_score, (X - self.mean_) / self.scale_)
+
+
+def _square_shape(n_features: int) -> Tuple[int, int, int]:
+    side = int(round(math.sqrt(n_features)))
+    if side * side != n_features:
+        raise ValueError(f"cannot infer an image shape from {n_features} features (not a square); pass "
+                         "image_shape=(C, H, W)")
+    return 1, side, side
+
+
+@MODELS.register_module()
+class IMixerImageDetector(_RunnerDetector):
+    """k-NN distance in iMixer feature space, for one-class image sets.
+
+    Features come from one of two sources:
+
+    * ``backbone=None`` (default): a :class:`~tasks.anomaly.models.MaskedTokenIMixer` over ``p x p``
+      patch tokens is trained on the (unlabelled) training images by masked-patch reconstruction; the
+      features are its backbone's output tokens for the unmasked image.
+    * ``backbone=dict(type='IMixer', ...)`` with ``checkpoint``: an image backbone trained by the
+      classification runner (``tools/train.py configs/cls/...``); features are its
+      ``forward_features`` tokens. Do not use a checkpoint trained with labels of the classes that are
+      anomalies in your test data: that leaks the answer.
+
+    The score is the distance to the ``n_neighbors``-th nearest training feature (flattened tokens,
+    or their mean with ``pool='mean'``).
+
+    Args:
+        image_shape: ``(C, H, W)`` of the flattened rows (``None``: square, one channel).
+        patch_size: patch side for the self-supervised model (``None``: the smallest giving <= 49
+            patches).
+        token_mixer: ``'implicit'`` or ``'mlp'``.
+        embed_dim, num_blocks, mask_ratio, implicit, epochs, min_iters, max_iters, batch_size, lr,
+            weight_decay: as in :class:`IMixerTabularDetector`.
+        n_neighbors: ``k`` of the k-NN distance.
+        pool: ``'flatten'`` (all tokens) or ``'mean'``.
+        backbone: a registered image backbone config to use instead of self-supervised training.
+        checkpoint: checkpoint of ``backbone`` (a runner checkpoint of an ``ImageClassifier``; the
+            ``backbone.`` prefix is stripped).
+        device, random_state, verbose, contamination: as in :class:`IMixerTabularDetector`.
+    """
+
+    min_samples = 6
+
+    def __init__(self, image_shape: Optional[Sequence[int]] = None, patch_size: Optional[int] = None,
+                 token_mixer: str = "implicit", embed_dim: int = 32, num_blocks: int = 2, mask_ratio: float = 0.5,
+                 implicit: Optional[dict] = None, epochs: float = 30.0, min_iters: int = 200,
+                 max_iters: int = 800, batch_size: int = 128, lr: float = 2e-3, weight_decay: float = 1e-4,
+                 n_neighbors: int = 5, pool: str = "flatten", backbone: Optional[dict] = None,
+                 checkpoint: Optional[str] = None, device: str = "auto", random_state: Optional[int] = None,
+                 verbose: bool = False, contamination: float = 0.1) -> None:
+        super().__init__(contamination)
+        self.image_shape, self.patch_size, self.token_mixer = image_shape, patch_size, token_mixer
+        self.embed_dim, self.num_blocks, self.mask_ratio, self.implicit = embed_dim, num_blocks, mask_ratio, implicit
+        self.epochs, self.min_iters, self.max_iters = epochs, min_iters, max_iters
+        self.batch_size, self.lr, self.weight_decay = batch_size, lr, weight_decay
+        self.n_neighbors, self.pool, self.backbone, self.checkpoint = n_neighbors, pool, backbone, checkpoint
+        self.device, self.random_state, self.verbose = device, random_state, verbose
+
+    def _min_samples(self) -> int:
+        return max(self.min_samples, int(self.n_neighbors) + 1)
+
+    def _shape(self, n_features: int) -> Tuple[int, int, int]:
+        shape = tuple(int(s) for s in self.image_shape) if self.image_shape is not None else _square_shape(n_features)
+        if len(shape) != 3 or int(np.prod(shape)) != n_features:
+            raise ValueError(f"image_shape={shape} does not match {n_features} features per row "
+                             "(expected (C, H, W) with C*H*W = n_features)")
+        return shape  # type: ignore[return-value]
+
+    def _patch(self, h: int, w: int) -> int:
+        if self.patch_size is not None:
+            p = int(self.patch_size)
+            if h % p or w % p:
+                raise ValueError(f"patch_size={p} must divide the image size {(h, w)}")
+            return p
+        for p in range(1, min(h, w) + 1):
+            if h % p == 0 and w % p == 0 and (h // p) * (w // p) <= 49:
+                return p
+        return min(h, w)
+
+    def _tokens(self, X: np.ndarray) -> np.ndarray:
+        c, h, w = self.shape_
+        p = self.patch_
+        img = X.reshape(len(X), c, h // p, p, w // p, p)
+        return np.ascontiguousarray(img.transpose(0, 2, 4, 1, 3, 5).reshape(len(X), (h // p) * (w // p), c * p * p))
+
+    def _fit(self, X: np.ndarray) -> None:
+        from sklearn.neighbors import NearestNeighbors
+
+        if self.pool not in ("flatten", "mean"):
+            raise ValueError(f"pool must be 'flatten' or 'mean', got {self.pool!r}")
+        seed = check_random_state_int(self.random_state)
+        self.shape_ = self._shape(X.shape[1])
+        self.mean_, self.scale_ = float(X.mean()), float(X.std() or 1.0)
+        if self.backbone is not None:
+            self.model_ = self._load_backbone()
+        else:
+            from .engine import train_with_runner
+
+            c, h, w = self.shape_
+            self.patch_ = self._patch(h, w)
+            T = self._tokens((X - self.mean_) / self.scale_)
+            self.n_iter_ = _n_iters(len(T), self.batch_size, self.epochs, self.min_iters, self.max_iters)
+            model_cfg = dict(type="MaskedTokenIMixer", num_tokens=T.shape[1], token_dim=T.shape[2],
+                             shared_embedding=True, embed_dim=self.embed_dim, num_blocks=self.num_blocks,
+                             token_mixer=self.token_mixer, mask_ratio=self.mask_ratio, score_repeats=1,
+                             implicit=self._implicit(), seed=seed)
+            self.model_ = train_with_runner(
+                model_cfg, dict(type="ArrayDataset", X=T.reshape(len(T), -1), token_shape=T.shape[1:]),
+                max_iters=self.n_iter_, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+                seed=seed, device=self._device(), progress=self.verbose, desc=f"{type(self).__name__}")
+        feats = self._features(X)
+        k = int(self.n_neighbors)
+        self.knn_ = NearestNeighbors(n_neighbors=k + 1).fit(feats)
+        self._train_feats = feats
+
+    def _load_backbone(self) -> torch.nn.Module:
+        from mmengine.runner import load_checkpoint
+
+        from backbones.registry import MODELS
+
+        cfg = dict(self.backbone)
+        cfg.setdefault("num_classes", 0)
+        model = MODELS.build(cfg)
+        if self.checkpoint is not None:
+            load_checkpoint(model, self.checkpoint, map_location="cpu", revise_keys=[(r"^backbone\.", "")],
+                            strict=False, logger="silent")
+        return model.to(self._device()).eval()
+
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        if self.backbone is not None:
+            c, h, w = self.shape_
+            fn = lambda t: self.model_.forward_features(t.reshape(len(t), c, h, w))  # noqa: E731
+            data = X
+        else:
+            fn = self.model_.features
+            data = self._tokens((X - self.mean_) / self.scale_)
+        pool = (lambda t: fn(t).mean(1)) if self.pool == "mean" else (lambda t: fn(t).flatten(1))
+        return self._batched(pool, data, batch_size=512)
+
+    def _train_scores(self, X: np.ndarray) -> np.ndarray:
+        dist, _ = self.knn_.kneighbors(self._train_feats, n_neighbors=int(self.n_neighbors) + 1)
+        return dist[:, -1]
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        dist, _ = self.knn_.kneighbors(self._features(X), n_neighbors=int(self.n_neighbors))
+        return dist[:, -1]

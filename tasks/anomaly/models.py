@@ -1,0 +1,208 @@
+r"""Masked-token reconstruction with a 1-D iMixer: the self-supervised model behind the neural detectors.
+
+A sample is a sequence of ``L`` tokens with ``P`` values each: ``P = 1`` for tabular data (one token
+per feature) and ``P = p^2 C`` for images (one token per ``p x p`` patch). Token ``j`` is embedded as
+
+.. math::
+    t_j = \begin{cases} m + e_j & j \text{ masked} \\ W_j v_j + b_j + e_j & \text{otherwise} \end{cases}
+
+with a learnt mask vector ``m``, a token-identity (position) embedding ``e_j`` and a value embedding
+``W_j, b_j`` that is per-token for tabular data (feature ``j`` has its own scale and meaning) and shared
+for image patches. :class:`backbones.IMixerSequence` (``token_mixer='implicit'``: the iMixer, ``'mlp'``:
+its explicit twin) mixes the tokens and a per-token (or shared) linear head reconstructs
+:math:`\hat v_j`. The training loss is the mean squared error on the masked tokens only:
+
+.. math::
+    \mathcal{L} = \frac{1}{|M|}\sum_{j \in M} \lVert \hat v_j - v_j \rVert^2 / P,\qquad
+    M \sim \text{Bernoulli}(\rho)\ \text{per token (at least one masked)}.
+
+**Anomaly score.** ``K`` fixed mask patterns are drawn once (a buffer, so scores are deterministic):
+``R`` random partitions of the tokens into ``G = ceil(1 / rho)`` groups, each group masked in turn, so
+every token is masked exactly ``R`` times and predicted from the others. The per-token error
+:math:`r_j(x)` is averaged over its ``R`` reconstructions, divided by a robust training-set scale
+:math:`s_j` (the median error of token ``j`` on the training rows, set by :meth:`calibrate` / the
+:class:`AnomalyCalibrationHook`) and averaged over tokens:
+
+.. math::
+    \mathrm{score}(x) = \frac{1}{L}\sum_j r_j(x) / s_j .
+
+Why this objective: an inlier's features are predictable from its other features (the correlations
+the model learns from the mostly-normal training data), an outlier violates them. Predicting each
+feature from the rest (rather than reconstructing the whole input through a bottleneck, as an
+auto-encoder does) cannot be solved by copying the input, so it needs no bottleneck tuning; the
+per-token scale stops inherently unpredictable (noise) features from dominating the score.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModel
+
+from backbones.registry import MODELS
+from backbones.sequence import IMixerSequence
+
+
+def fixed_mask_patterns(num_tokens: int, mask_ratio: float, repeats: int, seed: int = 0) -> torch.Tensor:
+    """``repeats`` random partitions of ``num_tokens`` tokens into ``ceil(1 / mask_ratio)`` groups.
+
+    Returns:
+        bool ``(K, L)``, ``K = repeats * groups``; each token is masked in exactly ``repeats`` rows.
+    """
+    groups = max(1, min(num_tokens, math.ceil(1.0 / mask_ratio)))
+    rng = np.random.RandomState(seed)
+    rows = []
+    for _ in range(repeats):
+        perm = rng.permutation(num_tokens)
+        for g in range(groups):
+            row = np.zeros(num_tokens, dtype=bool)
+            row[perm[g::groups]] = True
+            rows.append(row)
+    return torch.as_tensor(np.stack(rows))
+
+
+@MODELS.register_module()
+class MaskedTokenIMixer(BaseModel):
+    """Masked-token reconstruction model (see the module docstring) for the mmengine Runner.
+
+    Args:
+        num_tokens: ``L``: features (tabular) or patches (images).
+        token_dim: ``P``: values per token (1 for tabular).
+        embed_dim: token width ``C``.
+        num_blocks: Mixer blocks.
+        token_mixer: ``'implicit'`` (iMixer) or ``'mlp'`` (explicit twin).
+        shared_embedding: one value embedding / head for all tokens (image patches) instead of one per
+            token (tabular features).
+        mask_ratio: ``rho``, the masking probability in training and ``1 / groups`` in scoring.
+        score_repeats: ``R``, partitions used for the fixed scoring masks.
+        mlp_ratio: ``(tokens, channels)`` widths of the Mixer MLPs.
+        drop_rate: dropout in the Mixer MLPs.
+        implicit: :class:`~backbones.fixed_point.ImplicitLayer` options (``h_ratio``, ``n_iter``, ...);
+            only for ``token_mixer='implicit'``.
+        seed: seed of the fixed scoring masks.
+        data_preprocessor: mmengine data preprocessor config.
+
+    Shapes:
+        ``inputs``: ``(B, L, P)`` (or ``(B, L)`` when ``P = 1``); ``labels``: ``(B,)`` (1 = outlier,
+        evaluation only).
+    """
+
+    def __init__(self, num_tokens: int, token_dim: int = 1, embed_dim: int = 32, num_blocks: int = 2,
+                 token_mixer: str = "implicit", shared_embedding: bool = False, mask_ratio: float = 0.25,
+                 score_repeats: int = 4, mlp_ratio: Tuple[float, float] = (0.5, 4.0), drop_rate: float = 0.0,
+                 implicit: Optional[dict] = None, seed: int = 0, data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if num_tokens < 2:
+            raise ValueError(f"num_tokens must be >= 2 (a token is predicted from the others), got {num_tokens}")
+        if not 0.0 < mask_ratio < 1.0:
+            raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+        if score_repeats < 1:
+            raise ValueError(f"score_repeats must be >= 1, got {score_repeats}")
+        self.num_tokens, self.token_dim, self.embed_dim = num_tokens, token_dim, embed_dim
+        self.shared_embedding, self.mask_ratio = shared_embedding, float(mask_ratio)
+        n_emb = 1 if shared_embedding else num_tokens
+        self.value_weight = nn.Parameter(torch.empty(n_emb, token_dim, embed_dim))
+        self.value_bias = nn.Parameter(torch.zeros(n_emb, embed_dim))
+        self.token_embed = nn.Parameter(torch.empty(num_tokens, embed_dim))
+        self.mask_token = nn.Parameter(torch.zeros(embed_dim))
+        self.backbone = IMixerSequence(num_tokens, embed_dim, num_blocks, mlp_ratio=tuple(mlp_ratio),
+                                       token_mixer=token_mixer, drop_rate=drop_rate, **(implicit or {}))
+        self.head_weight = nn.Parameter(torch.empty(n_emb, embed_dim, token_dim))
+        self.head_bias = nn.Parameter(torch.zeros(n_emb, token_dim))
+        self.register_buffer("score_masks", fixed_mask_patterns(num_tokens, mask_ratio, score_repeats, seed))
+        self.register_buffer("error_scale", torch.ones(num_tokens))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.value_weight, std=1.0 / math.sqrt(self.token_dim))
+        nn.init.normal_(self.token_embed, std=0.02)
+        nn.init.normal_(self.mask_token, std=0.02)
+        nn.init.normal_(self.head_weight, std=1.0 / math.sqrt(self.embed_dim))
+        nn.init.zeros_(self.value_bias)
+        nn.init.zeros_(self.head_bias)
+
+    # -- the network ----------------------------------------------------------------------------------
+    def _values(self, inputs: torch.Tensor) -> torch.Tensor:
+        v = inputs.unsqueeze(-1) if inputs.ndim == 2 else inputs
+        if v.ndim != 3 or v.shape[1] != self.num_tokens or v.shape[2] != self.token_dim:
+            raise ValueError(f"expected inputs of shape (B, {self.num_tokens}, {self.token_dim})"
+                             f"{' or (B, %d)' % self.num_tokens if self.token_dim == 1 else ''}, got {tuple(inputs.shape)}")
+        return v.float()
+
+    def reconstruct(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Predict every token from the unmasked ones.
+
+        Args:
+            values: ``(B, L, P)``.
+            mask: bool ``(B, L)`` or ``(L,)``, True = hidden from the model.
+
+        Returns:
+            ``(B, L, P)`` reconstructions.
+        """
+        tok = torch.einsum("blp,lpc->blc", values, self.value_weight.expand(self.num_tokens, -1, -1)) \
+            + self.value_bias
+        mask = mask.expand(values.shape[0], -1).unsqueeze(-1)
+        tok = torch.where(mask, self.mask_token.to(tok.dtype), tok) + self.token_embed
+        h = self.backbone(tok)
+        return torch.einsum("blc,lcp->blp", h, self.head_weight.expand(self.num_tokens, -1, -1)) + self.head_bias
+
+    def random_mask(self, batch: int, device: torch.device) -> torch.Tensor:
+        """Bernoulli(``mask_ratio``) per token, at least one token masked per row: bool ``(B, L)``."""
+        mask = torch.rand(batch, self.num_tokens, device=device) < self.mask_ratio
+        empty = ~mask.any(1)
+        if empty.any():
+            pick = torch.randint(0, self.num_tokens, (int(empty.sum()),), device=device)
+            mask[empty.nonzero().squeeze(1), pick] = True
+        return mask
+
+    def token_errors(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Unscaled per-token errors ``r_j`` over the fixed masks: ``(B, L)``."""
+        values = self._values(inputs)
+        total = values.new_zeros(values.shape[:2])
+        for mask in self.score_masks:
+            err = (self.reconstruct(values, mask) - values).pow(2).mean(-1)
+            total = total + err * mask.to(err.dtype)
+        return total / self.score_masks.sum(0).to(total.dtype)
+
+    def anomaly_score(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` anomaly scores (higher = more anomalous)."""
+        return (self.token_errors(inputs) / self.error_scale).mean(1)
+
+    @torch.no_grad()
+    def calibrate(self, batches) -> None:
+        """Set ``error_scale`` to the per-token median error over ``batches`` of training inputs."""
+        errs = [self.token_errors(b.to(self.error_scale.device)) for b in batches]
+        if not errs:
+            raise ValueError("calibrate() got no batches")
+        med = torch.cat(errs).median(0).values
+        self.error_scale.copy_(med.clamp_min(1e-6 * float(med.mean()) + 1e-12))
+
+    # -- mmengine modes -------------------------------------------------------------------------------
+    def forward(self, inputs: torch.Tensor, labels: Optional[torch.Tensor] = None, mode: str = "tensor",
+                **extra) -> Union[Dict[str, torch.Tensor], List[dict], torch.Tensor]:
+        if not torch.isfinite(inputs).all():
+            raise ValueError("inputs contain NaN or inf values; clean or impute the data first")
+        if mode == "loss":
+            values = self._values(inputs)
+            mask = self.random_mask(values.shape[0], values.device)
+            err = (self.reconstruct(values, mask) - values).pow(2).mean(-1)
+            m = mask.to(err.dtype)
+            return {"loss": (err * m).sum() / m.sum()}
+        if mode == "predict":
+            scores = self.anomaly_score(inputs)
+            gts = labels if labels is not None else [None] * len(scores)
+            return [dict(pred_score=s, gt_label=g) for s, g in zip(scores, gts)]
+        if mode == "tensor":
+            return self.anomaly_score(inputs)
+        raise ValueError(f"unknown mode {mode!r}; use 'loss', 'predict' or 'tensor'")
+
+    def features(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Backbone tokens of the unmasked input, ``(B, L, C)`` (the image detector's k-NN features)."""
+        values = self._values(inputs)
+        tok = torch.einsum("blp,lpc->blc", values, self.value_weight.expand(self.num_tokens, -1, -1)) \
+            + self.value_bias + self.token_embed
+        return self.backbone(tok)

@@ -1,0 +1,164 @@
+"""Estimator API of every detector: shapes, determinism, score direction, bad inputs, the Runner path."""
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from tasks.anomaly import (IForestDetector, IMixerImageDetector, IMixerTabularDetector, KNNDetector,
+                           LOFDetector, OCSVMDetector)
+
+FAST_NEURAL = dict(embed_dim=16, num_blocks=1, min_iters=30, max_iters=30, score_repeats=1, device="cpu")
+
+
+def _make(name, seed=0):
+    return {
+        "iforest": lambda: IForestDetector(n_estimators=50, random_state=seed),
+        "lof": lambda: LOFDetector(n_neighbors=10),
+        "ocsvm": lambda: OCSVMDetector(random_state=seed),
+        "knn": lambda: KNNDetector(n_neighbors=5),
+        "imixer": lambda: IMixerTabularDetector(token_mixer="implicit", random_state=seed, **FAST_NEURAL),
+        "mlpmixer": lambda: IMixerTabularDetector(token_mixer="mlp", random_state=seed, **FAST_NEURAL),
+    }[name]()
+
+
+ALL = ["iforest", "lof", "ocsvm", "knn", "imixer", "mlpmixer"]
+
+
+def _correlated(n=200, d=6, seed=0):
+    """Inliers on a low-dimensional linear manifold (features predictable from each other)."""
+    rng = np.random.RandomState(seed)
+    z = rng.randn(n, 2)
+    A = rng.randn(2, d)
+    return z @ A + 0.05 * rng.randn(n, d), A
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, A = _correlated()
+    rng = np.random.RandomState(1)
+    inliers = rng.randn(40, 2) @ A + 0.05 * rng.randn(40, 6)
+    # far outside the data in every coordinate, with random signs (so also off the manifold)
+    outliers = rng.choice([-1.0, 1.0], size=(5, 6)) * (6.0 + rng.rand(5, 6)) * X.std(0)
+    return X, np.vstack([inliers, outliers]), np.r_[np.zeros(40), np.ones(5)]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_fit_score_shapes_and_direction(name, data):
+    X, X_test, y_test = data
+    det = _make(name)
+    assert det.fit(X) is det
+    assert det.n_features_in_ == X.shape[1]
+    scores = det.score_samples(X_test)
+    assert scores.shape == (len(X_test),) and scores.dtype == np.float64 and np.isfinite(scores).all()
+    np.testing.assert_array_equal(det.decision_function(X_test), scores)
+    # higher = more anomalous: the five injected outliers get the five highest scores
+    assert set(np.argsort(-scores)[:5]) == set(np.flatnonzero(y_test)), (name, scores)
+    pred = det.predict(X_test)
+    assert pred.shape == (len(X_test),) and set(np.unique(pred)) <= {0, 1}
+    assert pred[y_test == 1].all()
+
+
+@pytest.mark.parametrize("name", ["iforest", "ocsvm", "imixer", "mlpmixer"])
+def test_deterministic_with_seed(name, data):
+    X, X_test, _ = data
+    a = _make(name, seed=3).fit(X).score_samples(X_test)
+    b = _make(name, seed=3).fit(X).score_samples(X_test)
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+
+
+def test_sklearn_params_and_clone():
+    det = IMixerTabularDetector(embed_dim=8, token_mixer="mlp", random_state=1)
+    params = det.get_params()
+    assert params["embed_dim"] == 8 and params["token_mixer"] == "mlp"
+    twin = clone(det)
+    assert twin.get_params() == params and not hasattr(twin, "model_")
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("bad, match", [
+    (lambda X: np.where(np.arange(X.size).reshape(X.shape) == 3, np.nan, X), "NaN"),
+    (lambda X: np.where(np.arange(X.size).reshape(X.shape) == 3, np.inf, X), "inf"),
+    (lambda X: X[:, 0], "2-D"),
+    (lambda X: X[None], "2-D"),
+    (lambda X: X[:1], "sample"),
+])
+def test_bad_fit_input(name, bad, match, data):
+    X, _, _ = data
+    with pytest.raises(ValueError, match=match):
+        _make(name).fit(bad(X))
+
+
+@pytest.mark.parametrize("name", ["iforest", "knn", "imixer"])
+def test_bad_score_input(name, data):
+    X, X_test, _ = data
+    det = _make(name)
+    with pytest.raises(Exception, match="not fitted|fit"):
+        det.score_samples(X_test)
+    det.fit(X)
+    with pytest.raises(ValueError, match="features"):
+        det.score_samples(X_test[:, :3])
+    bad = X_test.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        det.score_samples(bad)
+
+
+def test_neural_param_errors(data):
+    X, _, _ = data
+    with pytest.raises(ValueError, match="token_mixer"):
+        IMixerTabularDetector(token_mixer="conv", **FAST_NEURAL).fit(X)
+    with pytest.raises(ValueError, match="implicit"):
+        IMixerTabularDetector(token_mixer="mlp", implicit=dict(n_iter=3), **FAST_NEURAL).fit(X)
+    with pytest.raises(ValueError, match=">= 2 features"):
+        IMixerTabularDetector(**FAST_NEURAL).fit(X[:, :1])
+    with pytest.raises(ValueError, match="n_neighbors|sample"):
+        KNNDetector(n_neighbors=50).fit(X[:20])
+
+
+def test_tabular_detector_trains_through_runner(data, capsys):
+    """fit() builds an mmengine Runner (iteration loop, registered model/dataset) and shows progress."""
+    X, _, _ = data
+    det = IMixerTabularDetector(verbose=True, random_state=0, **FAST_NEURAL).fit(X)
+    assert det.n_iter_ == 30
+    assert type(det.model_).__name__ == "MaskedTokenIMixer" and not det.model_.training
+    assert det.model_.backbone.token_mixer == "implicit"
+    err = capsys.readouterr().err
+    assert "30/30" in err  # the tqdm bar reached the end
+    # the calibration hook set a per-feature error scale from the training rows
+    assert not np.allclose(det.model_.error_scale.numpy(), 1.0)
+
+
+def test_image_detector_digits():
+    """One-vs-rest digits: the self-supervised iMixer features + k-NN separate other digits."""
+    from sklearn.metrics import roc_auc_score
+
+    from tasks.anomaly.datasets import load_image_one_vs_rest
+
+    d = load_image_one_vs_rest("digits", normal_class=0, contamination=0.1)
+    rng = np.random.RandomState(0)
+    idx = rng.permutation(len(d.y))
+    tr, te = idx[:120], idx[120:]
+    det = IMixerImageDetector(patch_size=2, embed_dim=16, num_blocks=1, min_iters=30, max_iters=30,
+                              device="cpu", random_state=0).fit(d.X[tr])
+    assert det.patch_ == 2 and det.model_.num_tokens == 16
+    scores = det.score_samples(d.X[te])
+    assert scores.shape == (len(te),)
+    assert roc_auc_score(d.y[te], scores) > 0.8
+    with pytest.raises(ValueError, match="image_shape"):
+        IMixerImageDetector(image_shape=(1, 8, 9), **dict(min_iters=1, max_iters=1)).fit(d.X[tr])
+
+
+def test_image_detector_with_classification_backbone(tmp_path):
+    """Features of an image backbone loaded from a runner-style checkpoint (prefix 'backbone.')."""
+    import torch
+
+    from backbones import build_backbone
+
+    bb = dict(type="IMixer", img_size=8, in_chans=1, patch_size=2, embed_dim=16, num_blocks=1, num_classes=0)
+    ref = build_backbone(bb)
+    torch.save({"state_dict": {f"backbone.{k}": v for k, v in ref.state_dict().items()}}, tmp_path / "c.pth")
+    X = np.random.RandomState(0).rand(30, 64)
+    det = IMixerImageDetector(backbone=bb, checkpoint=str(tmp_path / "c.pth"), n_neighbors=3, device="cpu").fit(X)
+    with torch.no_grad():
+        expected = ref.eval().forward_features(torch.as_tensor(X[:2], dtype=torch.float32).reshape(2, 1, 8, 8))
+    np.testing.assert_allclose(det._features(X[:2]), expected.flatten(1).numpy(), rtol=1e-5, atol=1e-5)
+    assert det.score_samples(X[:4]).shape == (4,)
