@@ -1,0 +1,190 @@
+"""IMixerPyramid: the mmdet backbone contract, windows, pretrained loading, bad arguments."""
+import pytest
+import torch
+
+from backbones import IMixerPyramid, build_backbone, collect_solver_stats
+from backbones.fixed_point import SpectralNormLinear
+from backbones.pyramid import window_partition, window_reverse
+
+SMALL = dict(arch=None, embed_dims=8, depths=(2, 2, 2, 2), window_size=3)
+
+
+@pytest.mark.parametrize("token_mixer", ["implicit", "mlp"])
+@pytest.mark.parametrize("size", [(33, 33), (112, 137)])
+def test_output_shapes_odd_sizes(token_mixer, size):
+    model = IMixerPyramid(**SMALL, token_mixer=token_mixer).eval()
+    h, w = size
+    outs = model(torch.randn(2, 3, h, w))
+    assert isinstance(outs, tuple) and len(outs) == 4
+    for i, out in enumerate(outs):
+        s = 2 ** (i + 2)
+        assert out.shape == (2, 8 * 2 ** i, -(-h // s), -(-w // s))
+        assert torch.isfinite(out).all()
+    assert [f["num_chs"] for f in model.feature_info] == [8, 16, 32, 64]
+    assert [f["reduction"] for f in model.feature_info] == [4, 8, 16, 32]
+
+
+def test_backward_and_solver_stats():
+    model = IMixerPyramid(**SMALL, solver="fixed_point", tol=1e-4, max_iter=40)
+    outs = model(torch.randn(1, 3, 40, 24))
+    sum(o.square().mean() for o in outs).backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    stats = collect_solver_stats(model)
+    assert stats["solver_residual"] < 1e-4 and stats["solver_iters"] >= 1
+
+
+def test_implicit_options_forwarded_and_twin_differs():
+    imp = IMixerPyramid(**SMALL, h_ratio=1.5, n_iter=3, coeff=0.7, n_power=2)
+    layer = imp.stages[0].blocks[0].mlp_tokens.implicit
+    assert (layer.n_iter, layer.coeff, layer.hidden, layer.fc_a.n_power) == (3, 0.7, int(1.5 * 9), 2)
+    assert imp.stages[0].blocks[0].mlp_tokens.fc_in.out_features == imp.token_hidden == 9
+    twin = IMixerPyramid(**SMALL, token_mixer="mlp")
+    assert not any(isinstance(m, SpectralNormLinear) for m in twin.modules())
+    with pytest.raises(ValueError, match="token_mixer='mlp'"):
+        IMixerPyramid(**SMALL, token_mixer="mlp", n_iter=3)
+    with pytest.raises(TypeError, match="unknown arguments"):
+        IMixerPyramid(**SMALL, n_iters=3)
+
+
+def test_named_archs_parameter_counts():
+    counts = {}
+    for arch in ("tiny", "small"):
+        m = IMixerPyramid(arch=arch)
+        counts[arch] = sum(p.numel() for p in m.parameters())
+    # comparable to ResNet-18 (11.2M without fc) and ResNet-50 (23.5M without fc)
+    assert 9.5e6 < counts["tiny"] < 12.5e6
+    assert 21e6 < counts["small"] < 27e6
+    assert isinstance(build_backbone("mlpmixer_pyramid_t", out_indices=(3,)), IMixerPyramid)
+
+
+def test_window_partition_roundtrip_and_mask():
+    x = torch.randn(2, 5, 8, 4)
+    for shift in (0, 1):
+        windows, mask, geo = window_partition(x, 3, shift)
+        assert windows.shape[1:] == (9, 4)
+        assert mask is not None and mask.sum() == 2 * 5 * 8
+        # padded positions hold zeros, real ones the input
+        assert torch.equal(windows[mask == 0], torch.zeros_like(windows[mask == 0]))
+        assert torch.equal(window_reverse(windows, 3, geo), x)
+    windows, mask, _ = window_partition(torch.randn(1, 6, 6, 2), 3, 0)
+    assert mask is None  # nothing padded: no mask needed
+
+
+def test_padding_does_not_leak():
+    """A map's real tokens give the same output whatever its size is padded to (mask exactness):
+    the 5x5 content of a 7-window stage equals the top-left of a 7x7 map only through real tokens."""
+    model = IMixerPyramid(**SMALL).eval()
+    stage = model.stages[0]
+    x = torch.randn(1, 4, 5, 8)
+    big = torch.zeros(1, 6, 6, 8)
+    big[:, :4, :5] = x
+    # same windows (3x3 grid origin), padded zeros vs. explicit zeros differ only if padding leaks
+    block = stage.blocks[0]
+    with torch.no_grad():
+        a = stage._block(block, x, 0)
+        windows, _, geo = window_partition(big, 3, 0)
+        mask = torch.zeros(6, 6)
+        mask[:4, :5] = 1
+        m = mask.view(2, 3, 2, 3).permute(0, 2, 1, 3).reshape(4, 9)
+        b = window_reverse(block(windows, m), 3, geo)[:, :4, :5]
+    torch.testing.assert_close(a, b)
+
+
+def test_shifted_windows_cross_window_borders():
+    """Without the shifted block a token only sees its own window; with it, the neighbour window."""
+
+    def reach(depth):
+        model = IMixerPyramid(arch=None, embed_dims=8, depths=(depth, 0, 0, 0), window_size=3, out_indices=(0,),
+                              token_mixer="mlp", drop_path_rate=0.0)
+        x = torch.randn(1, 3, 24, 24, requires_grad=True)
+        # token (2, 2): last of window (0, 0); random weights (a plain sum of a LayerNorm output is constant)
+        (model(x)[0][0, :, 2, 2] * torch.randn(8)).sum().backward()
+        return x.grad[0, :, 12:16, 12:16].abs().sum().item()  # token (3, 3): window (1, 1)
+
+    assert reach(1) == 0.0
+    assert reach(2) > 0.0
+
+
+def test_out_indices_and_errors():
+    model = IMixerPyramid(**SMALL, out_indices=(1, 3))
+    outs = model(torch.randn(1, 3, 32, 32))
+    assert [o.shape[1] for o in outs] == [16, 64]
+    assert hasattr(model, "norm1") and not hasattr(model, "norm0")
+    assert IMixerPyramid(**SMALL, out_indices=(-1,)).out_indices == (3,)
+    with pytest.raises(ValueError, match="out of range"):
+        IMixerPyramid(**SMALL, out_indices=(0, 4))
+    with pytest.raises(ValueError, match="unknown arch"):
+        IMixerPyramid(arch="huge")
+    with pytest.raises(ValueError, match="frozen_stages"):
+        IMixerPyramid(**SMALL, frozen_stages=5)
+    with pytest.raises(ValueError, match=r"expects images \(B, 3, H, W\)"):
+        model(torch.randn(1, 1, 32, 32))
+    with pytest.raises(ValueError, match="empty image"):
+        model(torch.randn(1, 3, 0, 32))
+
+
+def test_images_smaller_than_one_window():
+    """3x5 pixels is smaller than one window at every stage: it works (masked padding), exactly as
+    if the model saw the image alone (no dependence on the padding)."""
+    model = IMixerPyramid(**SMALL).eval()
+    x = torch.randn(1, 3, 3, 5)
+    outs = model(x)
+    assert [tuple(o.shape[2:]) for o in outs] == [(1, 2), (1, 1), (1, 1), (1, 1)]
+    torch.testing.assert_close(model(x)[3], outs[3])
+    assert all(torch.isfinite(o).all() for o in outs)
+
+
+def test_frozen_stages_survive_train():
+    model = IMixerPyramid(**SMALL, frozen_stages=2)
+    for mod in (model.patch_embed, model.stages[0], model.stages[1], model.norm0, model.norm1):
+        assert all(not p.requires_grad for p in mod.parameters())
+    assert all(p.requires_grad for p in model.stages[2].parameters())
+    model.train()
+    assert not model.stages[1].training and not model.patch_embed.training and model.stages[2].training
+    assert all(not p.requires_grad for p in model.stages[1].parameters())
+    # frozen implicit layers keep their power-iteration vectors
+    sn = next(m for m in model.stages[0].modules() if isinstance(m, SpectralNormLinear))
+    u = sn.u.clone()
+    model(torch.randn(1, 3, 32, 32))
+    assert torch.equal(sn.u, u)
+
+
+def test_norm_eval_freezes_statistics():
+    model = IMixerPyramid(**SMALL, norm_eval=True).train()
+    sns = [m for m in model.modules() if isinstance(m, SpectralNormLinear)]
+    assert sns and all(not m.training for m in sns)
+    assert model.stages[3].blocks[0].norm1.training  # everything else trains
+    before = [m.u.clone() for m in sns]
+    model(torch.randn(1, 3, 32, 32))
+    assert all(torch.equal(m.u, b) for m, b in zip(sns, before))
+    free = IMixerPyramid(**SMALL).train()
+    assert all(m.training for m in free.modules() if isinstance(m, SpectralNormLinear))
+
+
+def test_pretrained_with_prefix_reports_keys(tmp_path):
+    src = IMixerPyramid(**SMALL, in_channels=1, num_classes=10)  # a classifier (ImageClassifier layout)
+    logits = src(torch.randn(2, 1, 16, 16))
+    assert logits.shape == (2, 10)
+    ckpt = tmp_path / "cls.pth"
+    torch.save({"state_dict": {f"backbone.{k}": v for k, v in src.state_dict().items()}, "meta": {}}, ckpt)
+
+    dst = IMixerPyramid(**SMALL, in_channels=3, out_indices=(1, 2, 3),
+                        init_cfg=dict(type="Pretrained", checkpoint=str(ckpt), prefix="backbone."))
+    report = dst.load_pretrained(str(ckpt), prefix="backbone.")
+    assert any(k.startswith("head.") for k in report["unexpected_keys"])
+    assert "norm0.weight" in report["unexpected_keys"] and not report["missing_keys"]
+    dst2 = IMixerPyramid(**SMALL, in_channels=3, out_indices=(1, 2, 3),
+                         init_cfg=dict(type="Pretrained", checkpoint=str(ckpt), prefix="backbone."))
+    dst2.init_weights()
+    torch.testing.assert_close(dst2.stages[2].blocks[1].mlp_channels.fc1.weight,
+                               src.stages[2].blocks[1].mlp_channels.fc1.weight)
+    # 1 -> 3 input channels: a grey image repeated thrice gives the classifier's stem response
+    g = torch.randn(1, 1, 8, 8)
+    torch.testing.assert_close(dst2.patch_embed(g.repeat(1, 3, 1, 1)), src.patch_embed(g))
+    # a missing backbone key is reported
+    partial = {k: v for k, v in src.state_dict().items() if not k.startswith("stages.3.")}
+    torch.save({"state_dict": {f"backbone.{k}": v for k, v in partial.items()}}, ckpt)
+    report = IMixerPyramid(**SMALL).load_pretrained(str(ckpt), prefix="backbone.")
+    assert any(k.startswith("stages.3.") for k in report["missing_keys"])
+    with pytest.raises(ValueError, match="prefix"):
+        IMixerPyramid(**SMALL).load_pretrained(str(ckpt), prefix="model.")
