@@ -5,7 +5,7 @@ The hop-token iMixer (``token_mixer='implicit'``), its explicit twin (``'mlp'``)
 split per seed, by one plain full-batch training function (Adam, best-validation-epoch model
 selection). Reported: test accuracy mean +- std over the seeds, and milliseconds per training epoch
 (forward + backward + step over all training nodes; the one-off hop-token propagation is timed
-separately). The iMixer trains through the runner too: ``python tools/train.py configs/graph/...``.
+separately). Training stops early when the validation loss has not improved for ``--patience`` epochs. The iMixer trains through the runner too: ``python tools/train.py configs/graph/...``.
 
     python tools/benchmark_graph.py --datasets polblogs football karate --runs 10
     python tools/benchmark_graph.py --datasets polblogs --models imixer gcn --runs 3 --epochs 100
@@ -19,8 +19,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import sys
 import time
-from typing import Callable, Dict, List
+from typing import Dict, List
 
 import _bootstrap  # noqa: F401  (repository root on sys.path)
 import numpy as np
@@ -54,7 +55,8 @@ class GCN(nn.Module):
 class GAT(nn.Module):
     """Velickovic et al.'s two-layer GAT, 8 heads x 8 channels (the PyG citation benchmark's setting)."""
 
-    def __init__(self, in_channels: int, num_classes: int, hidden: int = 8, heads: int = 8, dropout: float = 0.6) -> None:
+    def __init__(self, in_channels: int, num_classes: int, hidden: int = 8, heads: int = 8,
+                 dropout: float = 0.6) -> None:
         super().__init__()
         self.dropout = dropout
         self.conv1 = GATConv(in_channels, hidden, heads=heads, dropout=dropout)
@@ -93,8 +95,9 @@ def run_once(name: str, data, splits: Dict[str, torch.Tensor], seed: int, args) 
     y = data.y
     tr, va, te = splits["train"], splits["val"], splits["test"]
     best = (-1.0, float("inf"))
-    best_state, train_time = None, 0.0
+    best_state, train_time, best_loss, since, epochs = None, 0.0, float("inf"), 0, 0
     for _ in range(args.epochs):
+        epochs += 1
         t0 = time.perf_counter()
         model.train()
         opt.zero_grad()
@@ -109,11 +112,16 @@ def run_once(name: str, data, splits: Dict[str, torch.Tensor], seed: int, args) 
             vloss = F.cross_entropy(out, y[va]).item()
         if (acc, -vloss) > (best[0], -best[1]):
             best, best_state = (acc, vloss), copy.deepcopy(model.state_dict())
+        since = 0 if vloss < best_loss else since + 1
+        best_loss = min(best_loss, vloss)
+        if args.patience and since >= args.patience:
+            break
     model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
         test_acc = (logits_fn(model, te).argmax(-1) == y[te]).float().mean().item()
-    return dict(test_acc=100 * test_acc, val_acc=100 * best[0], ms_per_epoch=1000 * train_time / args.epochs)
+    return dict(test_acc=100 * test_acc, val_acc=100 * best[0], ms_per_epoch=1000 * train_time / epochs,
+                epochs=epochs)
 
 
 def main() -> None:
@@ -122,7 +130,9 @@ def main() -> None:
     p.add_argument("--models", nargs="+", default=["imixer", "mlpmixer", "gcn", "gat"],
                    choices=["imixer", "mlpmixer", "gcn", "gat"])
     p.add_argument("--runs", type=int, default=10, help="seeds (one split each)")
-    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--epochs", type=int, default=200, help="maximum epochs")
+    p.add_argument("--patience", type=int, default=50,
+                   help="stop when the validation loss has not improved for this many epochs (0: never)")
     p.add_argument("--hops", type=int, default=3, help="K of the hop tokens")
     p.add_argument("--dim", type=int, default=64, help="iMixer embed_dim")
     p.add_argument("--blocks", type=int, default=2, help="iMixer blocks")
@@ -135,7 +145,7 @@ def main() -> None:
     args = p.parse_args()
 
     results: List[dict] = []
-    print(f"| dataset | model | test acc. (%) | ms / epoch | runs |\n|---|---|---|---|---|", flush=True)
+    print(f"| dataset | model | test acc. (%) | ms / epoch | epochs | runs |\n|---|---|---|---|---|---|", flush=True)
     for ds in args.datasets:
         spec = DATASETS[ds]
         t0 = time.perf_counter()
@@ -147,10 +157,14 @@ def main() -> None:
                 splits = stratified_split(data.y, seed, spec["ratios"])
                 r = run_once(name, data, splits, seed, args)
                 runs.append(r)
+                print(f"[{ds} {name} seed {seed}] test {r['test_acc']:.2f} val {r['val_acc']:.2f} "
+                      f"epochs {r['epochs']} ({r['ms_per_epoch']:.1f} ms/epoch)", file=sys.stderr, flush=True)
                 results.append(dict(dataset=ds, model=name, seed=seed, **r))
             acc = np.array([r["test_acc"] for r in runs])
             ms = np.array([r["ms_per_epoch"] for r in runs])
-            print(f"| {ds} | {name} | {acc.mean():.2f} +- {acc.std():.2f} | {ms.mean():.1f} | {len(runs)} |", flush=True)
+            ep = np.array([r["epochs"] for r in runs])
+            print(f"| {ds} | {name} | {acc.mean():.2f} +- {acc.std():.2f} | {ms.mean():.1f} | {ep.mean():.0f} | "
+                  f"{len(runs)} |", flush=True)
         print(f"<!-- {ds}: {data.num_nodes} nodes, features {data.x.size(1)}, graph + hop tokens built in "
               f"{prep:.2f} s -->", flush=True)
     if args.json:

@@ -107,7 +107,8 @@ def load_graph(graph: GraphSource, root: Optional[str] = None) -> Data:
     if isinstance(graph, dict):
         unknown = set(graph) - {"edges", "labels", "features"}
         if unknown or "edges" not in graph or "labels" not in graph:
-            raise ValueError(f"a CSV graph is dict(edges=..., labels=..., features=... (optional)); got keys {sorted(graph)}")
+            raise ValueError("a CSV graph is dict(edges=..., labels=..., features=... (optional)); "
+                             f"got keys {sorted(graph)}")
         return load_csv_graph(graph["edges"], graph["labels"], graph.get("features"))
     name = str(graph)
     if name == "karate":
@@ -144,7 +145,8 @@ def load_graph(graph: GraphSource, root: Optional[str] = None) -> Data:
                      "or dict(edges='edges.csv', labels='labels.csv', features='features.csv')")
 
 
-def load_csv_graph(edges: Union[str, Path], labels: Union[str, Path], features: Optional[Union[str, Path]] = None) -> Data:
+def load_csv_graph(edges: Union[str, Path], labels: Union[str, Path],
+                   features: Optional[Union[str, Path]] = None) -> Data:
     """Read an edge list, node labels and optional node features from CSV files (see the module doc).
 
     Raises:
@@ -162,7 +164,8 @@ def load_csv_graph(edges: Union[str, Path], labels: Union[str, Path], features: 
     epath, edf = read(edges, "edge-list")
     lpath, ldf = read(labels, "labels")
     if edf.shape[1] < 2:
-        raise GraphDataError(f"{epath}: expected two columns 'source,target' with a header row, got {list(edf.columns)}")
+        raise GraphDataError(f"{epath}: expected two columns 'source,target' with a header row, "
+                             f"got {list(edf.columns)}")
     if ldf.shape[1] != 2:
         raise GraphDataError(f"{lpath}: expected two columns 'node,label' with a header row, got {list(ldf.columns)}")
     lab_ids = ldf.iloc[:, 0].str.strip().tolist()
@@ -319,7 +322,8 @@ def load_split_file(path: Union[str, Path]) -> Dict[str, torch.Tensor]:
     obj = json.loads(Path(path).read_text())
     missing = [k for k in SPLITS if k not in obj]
     if missing:
-        raise GraphDataError(f"split file {path} lacks {missing}; it needs lists 'train', 'val', 'test' of node indices")
+        raise GraphDataError(f"split file {path} lacks {missing}; it needs lists 'train', 'val', 'test' "
+                             "of node indices")
     return {k: torch.tensor(obj[k], dtype=torch.long) for k in SPLITS}
 
 

@@ -83,7 +83,8 @@ def _build(graph, num_hops, features, structural, largest_component, add_self_lo
 
 
 def graph_splits(data: Data, split_seed: int = 0, split_ratios: Sequence[float] = (0.1, 0.1, 0.8),
-                 split_file: Optional[str] = None, use_masks: bool = False, name: str = "graph") -> Dict[str, torch.Tensor]:
+                 split_file: Optional[str] = None, use_masks: bool = False,
+                 name: str = "graph") -> Dict[str, torch.Tensor]:
     """The train / val / test node indices: a split file, the graph's masks, or a stratified split per seed."""
     if split_file is not None:
         splits = load_split_file(split_file)
