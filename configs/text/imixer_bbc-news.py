@@ -1,0 +1,47 @@
+# iMixer text classifier on BBC News (5 classes; python tools/prepare_data.py bbc_news).
+# A small CPU-feasible model: 8k WordPiece vocabulary trained on the training split, 256 tokens,
+# width 64, 2 blocks; the implicit token mixer in the authors' mode (h_ratio 2, 2 unrolled steps).
+# After training, ExportHFHook writes the best checkpoint + tokenizer to <work_dir>/hf_export
+# (AutoModelForSequenceClassification / AutoTokenizer .from_pretrained after `import tasks.text`).
+_base_ = ['../_base_/default_runtime.py']
+custom_imports = dict(imports=['backbones', 'tasks.common', 'tasks.text'], allow_failed_imports=False)
+
+max_length = 256   # the model's fixed token count (max_position_embeddings)
+vocab_size = 8000
+data = dict(type='TextClsDataset', source='bbc_news', tokenizer=None, vocab_size=vocab_size,
+            max_length=max_length)
+
+model = dict(
+    type='HFTextClassifier',
+    label_smoothing=0.1,
+    hf_config=dict(vocab_size=vocab_size, max_position_embeddings=max_length, hidden_size=64,
+                   num_hidden_layers=2, mlp_ratio=(0.5, 4.0), num_labels=5, hidden_dropout_prob=0.2,
+                   classifier_dropout=0.1, token_mixer='implicit', h_ratio=2.0, n_iter=2))
+
+train_dataloader = dict(
+    batch_size=32, num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(data, split='train'))
+val_dataloader = dict(
+    batch_size=64, num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(data, split='val'))
+test_dataloader = dict(val_dataloader, dataset=dict(data, split='test'))
+val_evaluator = dict(type='ClsMetric')
+test_evaluator = val_evaluator
+
+max_epochs = 6
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=3e-3, weight_decay=0.05),
+                     clip_grad=dict(max_norm=1.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=max_epochs, eta_min=1e-5,
+         convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(logger=dict(type='LoggerHook', interval=10))
+custom_hooks = [dict(type='SolverStatsHook'), dict(type='ExportHFHook', out_dir='hf_export', checkpoint='best')]

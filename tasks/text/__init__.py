@@ -1,0 +1,32 @@
+"""Text sequence classification with the iMixer as a Hugging Face transformers model.
+
+Importing this package registers
+
+* ``model_type='imixer'`` with ``AutoConfig``, and :class:`IMixerModel` /
+  :class:`IMixerForSequenceClassification` with ``AutoModel`` / ``AutoModelForSequenceClassification``;
+* the runner pieces in the imixer registries: the model ``HFTextClassifier``, the dataset
+  ``TextClsDataset``, the hook ``ExportHFHook``;
+* the ``bbc_news`` preparer (``python tools/prepare_data.py bbc_news``).
+
+Example::
+
+    import tasks.text
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    model = AutoModelForSequenceClassification.from_pretrained('work_dirs/imixer_bbc-news/hf_export')
+    tok = AutoTokenizer.from_pretrained('work_dirs/imixer_bbc-news/hf_export')
+"""
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+
+from .configuration_imixer import IMixerConfig
+from .datasets import TextClsDataset, load_split, prepare_bbc_news
+from .model import ExportHFHook, HFTextClassifier
+from .modeling_imixer import IMixerForSequenceClassification, IMixerModel, IMixerPreTrainedModel
+from .tokenization import load_tokenizer, train_wordpiece_tokenizer
+
+AutoConfig.register(IMixerConfig.model_type, IMixerConfig, exist_ok=True)
+AutoModel.register(IMixerConfig, IMixerModel, exist_ok=True)
+AutoModelForSequenceClassification.register(IMixerConfig, IMixerForSequenceClassification, exist_ok=True)
+
+__all__ = ["IMixerConfig", "IMixerPreTrainedModel", "IMixerModel", "IMixerForSequenceClassification",
+           "TextClsDataset", "load_split", "prepare_bbc_news", "HFTextClassifier", "ExportHFHook",
+           "train_wordpiece_tokenizer", "load_tokenizer"]

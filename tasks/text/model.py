@@ -1,0 +1,103 @@
+"""The runner side of the text task: an mmengine model around the transformers classifier and a
+hook that exports the trained model and its tokenizer with ``save_pretrained``."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Optional
+
+import torch
+from mmengine.dist import master_only
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+
+from backbones.registry import HOOKS, MODELS
+from tasks.common.models import LogitsClassifier
+
+from .configuration_imixer import IMixerConfig
+from .modeling_imixer import IMixerForSequenceClassification
+
+
+@MODELS.register_module()
+class HFTextClassifier(LogitsClassifier):
+    """mmengine model wrapping :class:`IMixerForSequenceClassification` (``self.hf_model``).
+
+    Args:
+        hf_config: :class:`IMixerConfig` arguments, e.g. ``dict(vocab_size=8000,
+            max_position_embeddings=256, hidden_size=128, num_hidden_layers=2, num_labels=5,
+            token_mixer='implicit')``; ignored when ``pretrained`` is given.
+        pretrained: a ``save_pretrained`` directory to start from instead (fine-tuning).
+        label_smoothing: cross-entropy label smoothing.
+        data_preprocessor: mmengine data preprocessor config.
+
+    Shapes:
+        ``inputs`` (token ids): ``(B, L)``; ``attention_mask``: ``(B, L)``; ``labels``: ``(B,)``.
+    """
+
+    def __init__(self, hf_config: Optional[dict] = None, pretrained: Optional[str] = None,
+                 label_smoothing: float = 0.0, data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(label_smoothing, data_preprocessor, init_cfg)
+        if pretrained is not None:
+            self.hf_model = IMixerForSequenceClassification.from_pretrained(pretrained)
+        elif hf_config is not None:
+            self.hf_model = IMixerForSequenceClassification(IMixerConfig(**hf_config))
+        else:
+            raise ValueError("HFTextClassifier needs hf_config (a new model) or pretrained (a saved one)")
+
+    def logits(self, inputs: torch.Tensor, attention_mask: Optional[torch.Tensor] = None, **extra) -> torch.Tensor:
+        if extra:
+            raise TypeError(f"unexpected batch keys {sorted(extra)}; text batches hold inputs, attention_mask, labels")
+        return self.hf_model(input_ids=inputs, attention_mask=attention_mask).logits
+
+
+@HOOKS.register_module()
+class ExportHFHook(Hook):
+    """After training, write the model and the training dataset's tokenizer with ``save_pretrained``.
+
+    The export directory then loads with ``AutoModelForSequenceClassification.from_pretrained(dir)``
+    and ``AutoTokenizer.from_pretrained(dir)`` (after ``import tasks.text``); ``config.id2label``
+    holds the class names of the training data.
+
+    Args:
+        out_dir: export directory, relative to the work dir unless absolute.
+        checkpoint: ``'best'`` exports the best validation checkpoint (the checkpoint hook's
+            ``save_best``), falling back to the final weights when there is none; ``'last'`` the final weights.
+    """
+
+    priority = "VERY_LOW"
+
+    def __init__(self, out_dir: str = "hf_export", checkpoint: str = "best") -> None:
+        if checkpoint not in ("best", "last"):
+            raise ValueError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
+        self.out_dir, self.checkpoint = out_dir, checkpoint
+
+    @master_only
+    def after_train(self, runner) -> None:
+        model = runner.model.module if hasattr(runner.model, "module") else runner.model
+        if not hasattr(model, "hf_model"):
+            raise TypeError(f"ExportHFHook needs a model with an hf_model attribute (HFTextClassifier), got "
+                            f"{type(model).__name__}")
+        hf_model = model.hf_model
+        source = "final weights"
+        best = runner.message_hub.get_info("best_ckpt") if self.checkpoint == "best" else None
+        if best is not None and Path(best).exists():
+            state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+            prefix = "hf_model."
+            hf_model = copy.deepcopy(hf_model).cpu()
+            hf_model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+            source = f"best checkpoint {Path(best).name}"
+        dataset = runner.train_dataloader.dataset
+        classes = getattr(dataset, "metainfo", {}).get("classes")
+        if classes:
+            hf_model.config.id2label = {i: str(c) for i, c in enumerate(classes)}
+            hf_model.config.label2id = {str(c): i for i, c in enumerate(classes)}
+        out = Path(self.out_dir)
+        out = out if out.is_absolute() else Path(runner.work_dir) / out
+        hf_model.save_pretrained(str(out))
+        tokenizer = getattr(dataset, "tokenizer", None)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(str(out))
+        print_log(f"[ExportHFHook] exported the {source} {'and the tokenizer ' if tokenizer is not None else ''}"
+                  f"to {out} (load with AutoModelForSequenceClassification.from_pretrained after import tasks.text)",
+                  logger="current")

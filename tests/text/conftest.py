@@ -1,0 +1,47 @@
+"""Tiny text-classification fixtures: a CSV corpus written to tmp_path (3 classes, distinct words)."""
+import os
+import random
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+WORDS = {
+    "sport": "match goal team coach player league score cup season win striker referee".split(),
+    "tech": "software chip phone computer internet network data code robot server app laptop".split(),
+    "music": "band album song singer concert guitar chart tour record drummer lyrics piano".split(),
+}
+COMMON = "the a of and to in on for with said year new".split()
+
+
+def make_texts(n_per_class: int, seed: int = 0, length: int = 12):
+    rng = random.Random(seed)
+    rows = []
+    for label, words in WORDS.items():
+        for _ in range(n_per_class):
+            toks = [rng.choice(words) if rng.random() < 0.6 else rng.choice(COMMON) for _ in range(length)]
+            rows.append((" ".join(toks).capitalize() + ".", label))
+    rng.shuffle(rows)
+    return rows
+
+
+def write_csv(path, rows, header=("text", "label")):
+    import csv
+
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def text_dir(tmp_path):
+    """A directory with train.csv (12 texts), val.csv and test.csv (6 texts each)."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    write_csv(root / "train.csv", make_texts(4, seed=0))
+    write_csv(root / "val.csv", make_texts(2, seed=1))
+    write_csv(root / "test.csv", make_texts(2, seed=2))
+    return root

