@@ -66,4 +66,7 @@ def build_backbone(name_or_cfg: Union[str, dict], **kwargs) -> nn.Module:
         close = difflib.get_close_matches(name, _BACKBONES, n=3)
         hint = f" Did you mean {close}?" if close else ""
         raise KeyError(f"unknown backbone {name!r}.{hint} Known backbones: {', '.join(list_backbones())}")
-    return MODELS.build(dict(type=name, **kwargs))
+    from mmengine.registry import DefaultScope
+
+    with DefaultScope.overwrite_default_scope("imixer"):  # whatever scope a toolbox left active
+        return MODELS.build(dict(type=name, **kwargs))

@@ -164,6 +164,8 @@ class SpectralNormLinear(nn.Module):
 
     @torch.no_grad()
     def _power_iteration(self, n_steps: int) -> None:
+        if self.weight.is_meta:  # shape-only model (e.g. counting parameters): nothing to iterate
+            return
         w = self._full(self.weight.detach())
         u, v = self._full(self.u), self._full(self.v)
         for _ in range(n_steps):
