@@ -60,11 +60,13 @@ class IMixerTabularDetector(_RunnerDetector):
 
     Each of the ``d`` features is a token (value embedding ``x_j w_j + b_j`` plus a feature-identity
     embedding); :class:`backbones.IMixerSequence` mixes them. Training (unlabelled, on the possibly
-    contaminated ``X``) masks each token with probability ``mask_ratio`` and regresses the masked values
-    from the rest. The score is the reconstruction error of every feature predicted from the others
-    under ``score_repeats`` fixed partitions of the features into ``ceil(1 / mask_ratio)`` masked groups,
-    each feature's error divided by its median training error, averaged over features (see
-    :mod:`tasks.anomaly.models` for the maths and why this objective).
+    contaminated ``X``) hides every token with probability ``r ~ U(0, 1)`` (drawn per row) and regresses
+    the hidden values from the visible ones. The score (``mask_mode='any_order'``) follows
+    ``score_repeats`` fixed random feature orders cut into ``ceil(1 / mask_ratio)`` chunks, predicts
+    each chunk from the chunks before it, divides each feature's squared error by its median training
+    error and averages over features: an order-agnostic autoregressive negative log-likelihood (see
+    :mod:`tasks.anomaly.models` for the maths and why this objective). ``mask_mode='partition'``
+    predicts each group of features from all the others instead.
 
     Inputs are standardised internally with the training mean / std (so unscaled data works).
 
@@ -72,8 +74,9 @@ class IMixerTabularDetector(_RunnerDetector):
         token_mixer: ``'implicit'`` (iMixer) or ``'mlp'`` (the explicit twin).
         embed_dim: token width.
         num_blocks: Mixer blocks.
-        mask_ratio: masking probability (training) and ``1 / groups`` (scoring).
-        score_repeats: fixed mask partitions averaged in the score.
+        mask_ratio: ``1 / chunks`` of the scoring orders (and the training mask rate for 'partition').
+        score_repeats: fixed orders (partitions) averaged in the score.
+        mask_mode: ``'any_order'`` or ``'partition'``.
         implicit: implicit-layer options (default: the authors' ``h_ratio=2, n_iter=2``).
         epochs: passes over the training rows; the step count is clipped to ``[min_iters, max_iters]``.
         min_iters: fewest optimisation steps.
@@ -97,14 +100,15 @@ class IMixerTabularDetector(_RunnerDetector):
     min_samples = 8
 
     def __init__(self, token_mixer: str = "implicit", embed_dim: int = 32, num_blocks: int = 2,
-                 mask_ratio: float = 0.25, score_repeats: int = 4, implicit: Optional[dict] = None,
-                 epochs: float = 20.0, min_iters: int = 200, max_iters: int = 800, batch_size: int = 128,
+                 mask_ratio: float = 0.25, score_repeats: int = 2, mask_mode: str = "any_order",
+                 implicit: Optional[dict] = None, epochs: float = 20.0, min_iters: int = 200, max_iters: int = 800, batch_size: int = 128,
                  lr: float = 2e-3, weight_decay: float = 1e-4, max_train_samples: Optional[int] = 10000,
                  device: str = "auto", random_state: Optional[int] = None, verbose: bool = False,
                  contamination: float = 0.1) -> None:
         super().__init__(contamination)
         self.token_mixer, self.embed_dim, self.num_blocks = token_mixer, embed_dim, num_blocks
         self.mask_ratio, self.score_repeats, self.implicit = mask_ratio, score_repeats, implicit
+        self.mask_mode = mask_mode
         self.epochs, self.min_iters, self.max_iters = epochs, min_iters, max_iters
         self.batch_size, self.lr, self.weight_decay = batch_size, lr, weight_decay
         self.max_train_samples, self.device = max_train_samples, device
@@ -127,7 +131,7 @@ class IMixerTabularDetector(_RunnerDetector):
         self.n_iter_ = _n_iters(len(Z), self.batch_size, self.epochs, self.min_iters, self.max_iters)
         model_cfg = dict(type="MaskedTokenIMixer", num_tokens=X.shape[1], token_dim=1, embed_dim=self.embed_dim,
                          num_blocks=self.num_blocks, token_mixer=self.token_mixer, mask_ratio=self.mask_ratio,
-                         score_repeats=self.score_repeats, implicit=implicit, seed=seed)
+                         score_repeats=self.score_repeats, mask_mode=self.mask_mode, implicit=implicit, seed=seed)
         self.model_ = train_with_runner(
             model_cfg, dict(type="ArrayDataset", X=Z), max_iters=self.n_iter_, batch_size=self.batch_size,
             lr=self.lr, weight_decay=self.weight_decay, seed=seed, device=self._device(),

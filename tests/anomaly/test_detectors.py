@@ -6,7 +6,7 @@ from sklearn.base import clone
 from tasks.anomaly import (IForestDetector, IMixerImageDetector, IMixerTabularDetector, KNNDetector,
                            LOFDetector, OCSVMDetector)
 
-FAST_NEURAL = dict(embed_dim=16, num_blocks=1, min_iters=30, max_iters=30, score_repeats=1, device="cpu")
+FAST_NEURAL = dict(embed_dim=8, num_blocks=1, min_iters=20, max_iters=20, score_repeats=1, device="cpu")
 
 
 def _make(name, seed=0):
@@ -118,11 +118,11 @@ def test_tabular_detector_trains_through_runner(data, capsys):
     """fit() builds an mmengine Runner (iteration loop, registered model/dataset) and shows progress."""
     X, _, _ = data
     det = IMixerTabularDetector(verbose=True, random_state=0, **FAST_NEURAL).fit(X)
-    assert det.n_iter_ == 30
+    assert det.n_iter_ == 20
     assert type(det.model_).__name__ == "MaskedTokenIMixer" and not det.model_.training
     assert det.model_.backbone.token_mixer == "implicit"
     err = capsys.readouterr().err
-    assert "30/30" in err  # the tqdm bar reached the end
+    assert "20/20" in err  # the tqdm bar reached the end
     # the calibration hook set a per-feature error scale from the training rows
     assert not np.allclose(det.model_.error_scale.numpy(), 1.0)
 
@@ -137,7 +137,7 @@ def test_image_detector_digits():
     rng = np.random.RandomState(0)
     idx = rng.permutation(len(d.y))
     tr, te = idx[:120], idx[120:]
-    det = IMixerImageDetector(patch_size=2, embed_dim=16, num_blocks=1, min_iters=30, max_iters=30,
+    det = IMixerImageDetector(patch_size=2, embed_dim=16, num_blocks=1, min_iters=20, max_iters=20,
                               device="cpu", random_state=0).fit(d.X[tr])
     assert det.patch_ == 2 and det.model_.num_tokens == 16
     scores = det.score_samples(d.X[te])

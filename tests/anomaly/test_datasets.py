@@ -1,0 +1,93 @@
+"""Dataset loaders against the published ODDS sizes, image one-vs-rest sets and user files.
+
+The five fetched ODDS sets are prepared by ``tools/prepare_data.py --for-tests`` (README test command);
+a missing one fails here with the prepare command in the message (no skips).
+"""
+import numpy as np
+import pytest
+from scipy.io import savemat
+
+from tasks.anomaly.datasets import (DatasetSizeError, ODDS_NAMES, ODDS_SIZES, AnomalyData, check_size,
+                                    dataset_key, load_dataset, load_file, load_image_one_vs_rest, load_odds)
+from tasks.common.fetch import PREPARERS, MissingDatasetError
+
+PUBLISHED = {  # ODDS (Rayana 2016): rows, outliers, features
+    "cardio": (1831, 176, 21), "shuttle": (49097, 3511, 9), "satellite": (6435, 2036, 36),
+    "ionosphere": (351, 126, 33), "pima": (768, 268, 8), "wbc": (378, 21, 30), "wine": (129, 10, 13)}
+
+
+def test_table_matches_published():
+    assert ODDS_SIZES == PUBLISHED and set(ODDS_NAMES) == set(PUBLISHED)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_odds_loader_published_size(name):
+    d = load_odds(name)
+    rows, outliers, feats = PUBLISHED[name]
+    assert d.X.shape == (rows, feats) and d.y.shape == (rows,)
+    assert int(d.y.sum()) == outliers and set(np.unique(d.y)) == {0, 1}
+    assert np.isfinite(d.X).all() and d.X.dtype == np.float64
+    assert (d.X.std(0) > 0).all(), "no constant features (ODDS drops them, e.g. ionosphere's V2)"
+
+
+def test_preparers_registered_for_tests():
+    for name in ("cardio", "shuttle", "satellite", "ionosphere", "pima"):
+        assert PREPARERS[f"odds_{name}"].for_tests
+
+
+def test_size_check_raises():
+    d = AnomalyData("toy", np.zeros((10, 2)), np.r_[np.ones(2), np.zeros(8)])
+    with pytest.raises(DatasetSizeError, match="published"):
+        check_size(d, (10, 3, 2))
+
+
+def test_missing_dataset_names_prepare_command(tmp_path):
+    with pytest.raises(MissingDatasetError, match="prepare_data.py odds_cardio"):
+        load_odds("cardio", root=tmp_path)
+    with pytest.raises(KeyError, match="known"):
+        load_odds("arrhythmia")
+
+
+def test_digits_one_vs_rest():
+    d = load_image_one_vs_rest("digits", normal_class=3, contamination=0.1)
+    assert d.image_shape == (1, 8, 8) and d.X.shape[1] == 64
+    assert 0 <= d.X.min() and d.X.max() <= 1
+    assert abs(d.y.mean() - 0.1) < 0.01 and (d.y == 0).sum() == 183  # all 183 threes
+    assert dataset_key(dict(type="image", name="digits", normal_class=3)) == d.name == "digits_3"
+    with pytest.raises(ValueError, match="normal_class"):
+        load_image_one_vs_rest("digits", normal_class=11)
+
+
+def test_user_files(tmp_path):
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(50, 4), (rng.rand(50) < 0.2).astype(int)
+    savemat(tmp_path / "odds.mat", dict(X=X, y=y[:, None].astype(float)))
+    np.savez(tmp_path / "adbench.npz", X=X, y=y)
+    import pandas as pd
+
+    df = pd.DataFrame(X, columns=list("abcd"))
+    df["label"] = y
+    df.to_csv(tmp_path / "mine.csv", index=False)
+    df.rename(columns={"label": "is_bad"}).to_csv(tmp_path / "other.csv", index=False)
+    for path in ("odds.mat", "adbench.npz", "mine.csv"):
+        d = load_file(tmp_path / path)
+        np.testing.assert_allclose(d.X, X)
+        np.testing.assert_array_equal(d.y, y)
+    d = load_dataset(dict(path=str(tmp_path / "other.csv"), label_column="is_bad", name="o"))
+    assert d.name == "o" and d.X.shape == (50, 4)
+    # bad files: clear errors
+    np.savez(tmp_path / "bad.npz", data=X)
+    with pytest.raises(ValueError, match="'X' and 'y'"):
+        load_file(tmp_path / "bad.npz")
+    np.savez(tmp_path / "nan.npz", X=np.where(X > 2, np.nan, X), y=y)
+    with pytest.raises(ValueError, match="NaN"):
+        load_file(tmp_path / "nan.npz")
+    np.savez(tmp_path / "multi.npz", X=X, y=rng.randint(0, 3, 50))
+    with pytest.raises(ValueError, match="outlier_label"):
+        load_file(tmp_path / "multi.npz")
+    assert load_file(tmp_path / "multi.npz", outlier_label=2).y.max() == 1
+    (tmp_path / "x.txt").write_text("1,2")
+    with pytest.raises(ValueError, match="unsupported"):
+        load_file(tmp_path / "x.txt")
+    with pytest.raises(FileNotFoundError):
+        load_file(tmp_path / "absent.csv")

@@ -1,0 +1,122 @@
+"""The benchmark suite end to end on a tiny config: CSV, summary, plot, resume, a failing detector,
+user data, and the Runner config (tools/train.py / tools/test.py)."""
+import csv
+import textwrap
+
+import numpy as np
+import pytest
+
+TINY = """
+datasets = ['wine', 'ionosphere']
+detectors = dict(
+    iforest=dict(type='IForestDetector', n_estimators=20),
+    # 200 + 1 neighbours: more than wine's 77 training rows (fails), fewer than ionosphere's 210 (works)
+    bigknn=dict(type='KNNDetector', n_neighbors=200),
+)
+seeds = [0, 1]
+out_dir = 'unused'
+"""
+
+
+def _main(args):
+    """Run tools/benchmark_anomaly.py's main() in-process (faster than a subprocess)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    tools = Path(__file__).resolve().parents[2] / "tools"
+    if str(tools) not in sys.path:
+        sys.path.insert(0, str(tools))
+    spec = importlib.util.spec_from_file_location("benchmark_anomaly", tools / "benchmark_anomaly.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.main([str(a) for a in args])
+
+
+def _rows(out):
+    with open(out / "results.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path):
+    path = tmp_path / "tiny.py"
+    path.write_text(textwrap.dedent(TINY))
+    return path
+
+
+def test_suite_end_to_end_resume_and_failure(run_tool, tiny_cfg, tmp_path, capsys):
+    out = tmp_path / "res"
+    # "interrupted" after 3 of the 8 cells
+    proc = run_tool(["tools/benchmark_anomaly.py", tiny_cfg, "--out", out, "--max-cells", "3", "--no-progress"])
+    assert "stopping after 3 cells" in proc.stdout
+    first = _rows(out)
+    assert len(first) == 3
+    # a run killed mid-write leaves a partial line: it must be dropped, not parsed
+    with open(out / "results.csv", "a") as f:
+        f.write("ionosphere,iforest,1,ok,0.9")
+    assert _main([tiny_cfg, "--out", out, "--no-progress"]) == 0
+    assert "resuming: 3 of 8" in capsys.readouterr().out
+    rows = _rows(out)
+    assert len(rows) == 8
+    assert rows[:3] == first  # the earlier cells were kept, not recomputed
+    assert len({(r["dataset"], r["detector"], r["seed"]) for r in rows}) == 8
+    by = {(r["dataset"], r["detector"], r["seed"]): r for r in rows}
+    for seed in ("0", "1"):
+        assert by[("wine", "bigknn", seed)]["status"] == "error"
+        assert "n_samples" in by[("wine", "bigknn", seed)]["error"] or "sample" in by[("wine", "bigknn", seed)]["error"]
+        for key in (("wine", "iforest", seed), ("ionosphere", "iforest", seed), ("ionosphere", "bigknn", seed)):
+            r = by[key]
+            assert r["status"] == "ok", r
+            assert 0.5 < float(r["roc_auc"]) <= 1.0 and 0.0 < float(r["ap"]) <= 1.0
+            assert float(r["fit_s"]) >= 0 and float(r["score_s"]) >= 0
+            assert int(r["n_train"]) + int(r["n_test"]) == {"wine": 129, "ionosphere": 351}[key[0]]
+    # the stratified 60/40 split keeps the outlier rate
+    assert int(by[("ionosphere", "iforest", "0")]["train_outliers"]) in (75, 76)
+    md = (out / "summary.md").read_text()
+    assert "avg. rank" in md and "| wine |" in md and "error" in md and "Failures" in md
+    assert (out / "roc_auc.png").stat().st_size > 1000
+    # a third run has nothing left to do
+    _main([tiny_cfg, "--out", out, "--no-progress"])
+    assert "resuming: 8 of 8" in capsys.readouterr().out and len(_rows(out)) == 8
+
+
+def test_suite_user_data_and_seeds_reproducible(tiny_cfg, tmp_path):
+    rng = np.random.RandomState(0)
+    X = rng.randn(120, 5)
+    y = np.zeros(120, dtype=int)
+    y[:12] = 1
+    X[:12] += 5.0
+    np.savez(tmp_path / "blobs.npz", X=X, y=y)
+    for out in ("a", "b"):
+        _main([tiny_cfg, "--only-data", "--data", tmp_path / "blobs.npz", "--detectors", "iforest",
+               "--out", tmp_path / out, "--no-progress"])
+    ra, rb = _rows(tmp_path / "a"), _rows(tmp_path / "b")
+    assert [r["dataset"] for r in ra] == ["blobs", "blobs"]
+    assert [r["roc_auc"] for r in ra] == [r["roc_auc"] for r in rb]
+    assert float(ra[0]["roc_auc"]) > 0.95
+    with pytest.raises(SystemExit, match="not in the config"):
+        _main([tiny_cfg, "--detectors", "nope", "--out", tmp_path / "c"])
+
+
+def test_summary_ranks():
+    from tasks.anomaly.benchmark import average_ranks
+
+    means = {"a": {"x": 0.9, "y": 0.6}, "b": {"x": 0.8, "y": 0.7}, "c": {"x": 0.8, "y": float("nan")}}
+    assert average_ranks(means, ["x", "y"], ["a", "b"]) == {"a": 1.5, "b": 1.5}
+    r = average_ranks(means, ["x", "y"], ["a", "b", "c"])  # y skipped: c has no result there
+    assert r == {"a": 1.0, "b": 2.5, "c": 2.5}
+
+
+def test_runner_config_trains_and_tests(run_tool, tmp_path):
+    """configs/anomaly: the same model through tools/train.py and tools/test.py, ROC-AUC / AP metric."""
+    cfg = "configs/anomaly/maskrecon_imixer-t_cardio.py"
+    opts = ["train_cfg.max_iters=20", "train_cfg.val_interval=20", "default_hooks.checkpoint.interval=20",
+            "model.embed_dim=16", "model.num_blocks=1", "model.score_repeats=1",
+            "param_scheduler.0.end=2", "param_scheduler.1.begin=2", "param_scheduler.1.end=20"]
+    work = tmp_path / "work"
+    proc = run_tool(["tools/train.py", cfg, "--work-dir", work, "--cfg-options", *opts])
+    assert "anomaly/roc_auc" in proc.stdout + proc.stderr
+    proc = run_tool(["tools/test.py", cfg, work / "iter_20.pth", "--work-dir", work, "--cfg-options", *opts])
+    out = proc.stdout + proc.stderr
+    assert "anomaly/roc_auc" in out and "anomaly/ap" in out
