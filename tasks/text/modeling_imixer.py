@@ -47,7 +47,7 @@ def _off_meta_device():
 
     ``from_pretrained`` constructs models under ``torch.device('meta')``; the backbone's spectral-norm
     layers run 100 power-iteration steps in their constructor, which on meta tensors goes through
-    torch's slow reference decompositions (tens of seconds per layer). Building the small encoder on the
+    torch's slow reference decompositions (seconds per layer). Building the small encoder on the
     CPU instead costs one allocation; the loaded weights then replace it.
     """
     device = get_torch_context_manager_or_global_device()
@@ -152,7 +152,8 @@ class IMixerModel(IMixerPreTrainedModel):
         ref = input_ids if input_ids is not None else inputs_embeds
         if input_ids is not None and input_ids.ndim != 2:
             raise ValueError(f"input_ids must have shape (batch, length), got {tuple(input_ids.shape)}")
-        if inputs_embeds is not None and (inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != self.config.hidden_size):
+        width = self.config.hidden_size
+        if inputs_embeds is not None and (inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != width):
             raise ValueError(f"inputs_embeds must have shape (batch, length, {self.config.hidden_size}), "
                              f"got {tuple(inputs_embeds.shape)}")
         b, length = ref.shape[:2]

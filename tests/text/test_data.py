@@ -14,7 +14,8 @@ from tasks.text.datasets import BBC_SPEC, resolve_source
 def test_tokenizer_trains_saves_and_loads_offline(tmp_path):
     texts = [t for t, _ in make_texts(5)]
     tok = train_wordpiece_tokenizer(texts, vocab_size=120, model_max_length=20)
-    assert [tok.pad_token_id, tok.unk_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id] == [0, 1, 2, 3, 4]
+    special = [tok.pad_token_id, tok.unk_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id]
+    assert special == [0, 1, 2, 3, 4]
     enc = tok(texts[0])
     assert enc["input_ids"][0] == tok.cls_token_id and enc["input_ids"][-1] == tok.sep_token_id
     tok.save_pretrained(tmp_path)
