@@ -8,8 +8,8 @@ same token mixer for every window), as Swin does with attention:
     X_s \in \mathbb{R}^{H_s \times W_s \times C_s}, \quad H_s = \lceil H / 2^{s+2} \rceil, \quad
     C_s = 2^s C_0, \qquad s = 0, 1, 2, 3 \ (\text{strides } 4, 8, 16, 32).
 
-* **Stem**: a ``4 x 4`` convolution with stride 4 (``C_in -> C_0``), the input zero-padded to a
-  multiple of 4.
+* **Stem**: a ``4 x 4`` convolution with stride 4 (``C_in -> C_0``) and a LayerNorm, the input
+  zero-padded to a multiple of 4.
 * **Patch merging** (start of stages 1-3): the ``2 x 2`` neighbours are concatenated
   (``4 C_s``), layer-normalised and projected to ``2 C_s`` (a linear map without bias); odd maps are
   zero-padded to an even size first.
@@ -29,7 +29,8 @@ same token mixer for every window), as Swin does with attention:
   never see padding, and the padding is cropped after every block. Nothing at the border is lost.
 * **Shifted windows**: every second block shifts the window grid by ``w // 2`` by padding ``w // 2``
   zeros on the top / left (then to a multiple of ``w``) instead of Swin's cyclic roll, so no token is
-  mixed with the opposite border; information crosses window borders from block to block.
+  mixed with the opposite border; information crosses window borders from block to block. A map that
+  fits in one window (``H, W <= w``) is not shifted: all its tokens are mixed together already.
 
 Any input size works (also one smaller than one window: its single window is mostly padding, and the
 mask keeps the result exact). The named sizes count parameters without a head (``num_classes=0``):
@@ -132,7 +133,7 @@ class PatchMerging(nn.Module):
 class WindowStage(nn.Module):
     """One pyramid stage: optional patch merging, then ``depth`` windowed Mixer blocks.
 
-    Block ``j`` uses shifted windows (shift ``w // 2``) when ``j`` is odd.
+    Block ``j`` uses shifted windows (shift ``w // 2``) when ``j`` is odd, unless the map fits in one window.
 
     Args:
         dim: channel width of the stage.
@@ -173,8 +174,10 @@ class WindowStage(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.downsample is not None:
             x = self.downsample(x)
+        # a map that fits in one window is mixed as a whole already: shifting would only add padding
+        single = x.shape[1] <= self.window_size and x.shape[2] <= self.window_size
         for j, block in enumerate(self.blocks):
-            x = self._block(block, x, self.window_size // 2 if j % 2 else 0)
+            x = self._block(block, x, self.window_size // 2 if j % 2 and not single else 0)
         return x
 
 
@@ -280,8 +283,18 @@ class IMixerPyramid(BaseModule):
         #: timm-style description of the outputs
         self.feature_info = [dict(num_chs=dims[i], reduction=2 ** (i + 2), module=f"stages.{i}") for i in out_indices]
         self.set_grad_checkpointing(with_cp)
-        named_apply(init_mixer_weights, self)
+        self._init_mixer()
         self._freeze_stages()
+
+    def _init_mixer(self) -> None:
+        """timm's Mixer initialisation, except the stem bias (PyTorch's default uniform init).
+
+        A zero stem bias maps zero-padded image regions (batch padding in detection) to exact zero
+        vectors, and LayerNorm's gradient at a zero vector is ``1 / sqrt(eps)``: gradient norms of 1e9.
+        """
+        named_apply(init_mixer_weights, self)
+        bound = 1.0 / math.sqrt(self.patch_embed.weight[0].numel())
+        nn.init.uniform_(self.patch_embed.bias, -bound, bound)
 
     # -- construction helpers ------------------------------------------------------------------------
     def _resolve_arch(self, arch, embed_dims, depths) -> Tuple[List[int], List[int]]:
@@ -354,7 +367,7 @@ class IMixerPyramid(BaseModule):
         if others:
             raise ValueError(f"IMixerPyramid supports init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...) "
                              f"or None; got {others}")
-        named_apply(init_mixer_weights, self)
+        self._init_mixer()
         if pretrained:
             cfg = pretrained[-1]
             if "checkpoint" not in cfg:

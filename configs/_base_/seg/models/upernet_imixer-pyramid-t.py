@@ -1,0 +1,16 @@
+# EncoderDecoder + UPerHead with the iMixer pyramid (tiny) from scratch; a 64-channel head for small images.
+norm_cfg = dict(type='BN', requires_grad=True)
+data_preprocessor = dict(type='SegDataPreProcessor', mean=[0.0, 0.0, 0.0], std=[255.0, 255.0, 255.0],
+                         bgr_to_rgb=True, pad_val=0, seg_pad_val=255, size_divisor=28)  # 28 = stride 4 x window 7
+model = dict(
+    type='EncoderDecoder',
+    data_preprocessor=data_preprocessor,
+    backbone=dict(type='imixer.IMixerPyramid', arch='tiny', token_mixer='implicit', window_size=7,
+                  drop_path_rate=0.1, out_indices=(0, 1, 2, 3), frozen_stages=-1, norm_eval=False,
+                  h_ratio=2.0, n_iter=2, init_cfg=None),
+    decode_head=dict(type='UPerHead', in_channels=[64, 128, 256, 512], in_index=[0, 1, 2, 3],
+                     pool_scales=(1, 2, 3, 6), channels=64, dropout_ratio=0.1, num_classes=11, norm_cfg=norm_cfg,
+                     align_corners=False,
+                     loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))

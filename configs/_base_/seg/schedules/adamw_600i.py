@@ -1,0 +1,12 @@
+# 600 iterations of AdamW (lr 1e-3, 100 warm-up iterations, cosine decay), validation every 300.
+max_iters = 600
+val_interval = 300
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
+                     clip_grad=dict(max_norm=10.0, norm_type=2))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=max_iters, eta_min=1e-5),
+]

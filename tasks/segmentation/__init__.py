@@ -1,0 +1,11 @@
+"""Semantic segmentation with mmseg and the ``imixer.IMixerPyramid`` backbone.
+
+Registers (scope ``imixer``) the datasets :class:`SegFolderDataset` (any mmseg ``img_dir/ann_dir``
+folder), :class:`DigitScenesSegDataset` (the built-in digit scenes, shared with
+:mod:`tasks.detection`, whose preparers ``digit_scenes`` / ``mnist_scenes`` also write these masks) and
+the hook :class:`SegVisualizationHook` (mmseg's, plus ``tools/test.py --show-dir``).
+"""
+from .datasets import DigitScenesSegDataset, SegFolderDataset
+from .hooks import SegVisualizationHook
+
+__all__ = ["DigitScenesSegDataset", "SegFolderDataset", "SegVisualizationHook"]

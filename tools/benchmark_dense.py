@@ -1,0 +1,187 @@
+"""Dense-prediction benchmark: iMixer pyramid vs its explicit twin vs ResNet-18 (detection and segmentation).
+
+Every model trains through mmengine's Runner (the configs of configs/det and configs/seg) for the same
+number of iterations on the same data, each in its own process, then is evaluated once:
+
+    python tools/benchmark_dense.py                          # digit scenes, det + seg, 600 iterations
+    python tools/benchmark_dense.py --iters 200 --tasks det  # shorter
+    python tools/benchmark_dense.py --dataset mnist-scenes   # the MNIST scenes
+
+Recorded per run: COCO bbox mAP / mAP_50 (mmdet CocoMetric) or mIoU / aAcc (mmseg IoUMetric), training
+images per second (iterations 5.. to the end, without validation), the process's peak resident memory
+(``resource.getrusage`` max RSS; CUDA: peak allocated memory too) and the parameter count of the
+backbone. Results go to a JSON file and a Markdown table (``--md``).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import _bootstrap  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = {
+    "det": [("iMixer-pyramid-T", "configs/det/retinanet_imixer-pyramid-t_fpn_600i_{ds}.py"),
+            ("MLP-Mixer-pyramid-T (twin)", "configs/det/retinanet_mlpmixer-pyramid-t_fpn_600i_{ds}.py"),
+            ("ResNet-18", "configs/det/retinanet_r18_fpn_600i_{ds}.py")],
+    "seg": [("iMixer-pyramid-T", "configs/seg/upernet_imixer-pyramid-t_600i_{ds}.py"),
+            ("MLP-Mixer-pyramid-T (twin)", "configs/seg/upernet_mlpmixer-pyramid-t_600i_{ds}.py"),
+            ("ResNet-18", "configs/seg/upernet_r18_600i_{ds}.py")],
+}
+METRIC_KEYS = {"det": ("coco/bbox_mAP", "coco/bbox_mAP_50"), "seg": ("mIoU", "aAcc")}
+SKIP_WARMUP = 5
+
+
+def run_single(config: str, iters: int, batch_size: int, work_dir: str, out: str) -> None:
+    """Train one config in this process and write its measurements to ``out`` (JSON)."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+
+    import backbones  # noqa: F401
+
+    cfg = Config.fromfile(config)
+    cfg.work_dir = work_dir
+    cfg.train_cfg.max_iters = iters
+    cfg.train_cfg.val_interval = iters
+    cfg.train_dataloader.batch_size = batch_size
+    warm = max(1, min(100, iters // 6))
+    cfg.param_scheduler = [
+        dict(type="LinearLR", start_factor=0.01, by_epoch=False, begin=0, end=warm),
+        dict(type="CosineAnnealingLR", by_epoch=False, begin=warm, end=iters, eta_min=1e-5),
+    ]
+    cfg.default_hooks.checkpoint = dict(type="CheckpointHook", by_epoch=False, interval=iters, max_keep_ckpts=1)
+    cfg.default_hooks.logger = dict(type="LoggerHook", interval=max(1, iters // 10))
+
+    class Recorder(Hook):
+        priority = "VERY_LOW"
+
+        def __init__(self) -> None:
+            self.t0 = None
+            self.t1 = None
+            self.metrics = {}
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+            if runner.iter + 1 == SKIP_WARMUP:
+                self.t0 = time.perf_counter()
+            self.t1 = time.perf_counter()
+
+        def after_val_epoch(self, runner, metrics=None) -> None:
+            self.metrics = {k: float(v) for k, v in (metrics or {}).items()}
+
+    rec = Recorder()
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(rec)
+    model = runner.model.module if hasattr(runner.model, "module") else runner.model
+    n_backbone = sum(p.numel() for p in model.backbone.parameters())
+    runner.train()
+    timed = iters - SKIP_WARMUP
+    result = dict(config=config, iters=iters, batch_size=batch_size, metrics=rec.metrics,
+                  train_img_per_s=(timed * batch_size / (rec.t1 - rec.t0)) if rec.t0 and timed > 0 else None,
+                  peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+                  backbone_params_m=n_backbone / 1e6,
+                  device="cuda" if torch.cuda.is_available() else "cpu")
+    if torch.cuda.is_available():
+        result["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    Path(out).write_text(json.dumps(result, indent=1))
+
+
+def fmt(v, spec=".1f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def to_markdown(results: list, args, cmd: str) -> str:
+    lines = [f"## {args.dataset}: {args.iters} iterations, batch {args.batch_size}", "",
+             f"Command: `{cmd}`  ", f"Machine: {args.machine}; date {datetime.date.today().isoformat()}; "
+             f"torch threads {os.environ.get('OMP_NUM_THREADS', 'default')}.", ""]
+    for task in ("det", "seg"):
+        rows = [r for r in results if r["task"] == task]
+        if not rows:
+            continue
+        k1, k2 = METRIC_KEYS[task]
+        head = ("bbox mAP", "mAP_50") if task == "det" else ("mIoU", "aAcc")
+        title = "Detection (RetinaNet + FPN, mmdet CocoMetric)" if task == "det" else \
+            "Segmentation (UPerNet, mmseg IoUMetric)"
+        lines += [f"### {title}", "",
+                  f"| backbone | params (backbone) | {head[0]} | {head[1]} | train img/s | peak RSS (MB) |",
+                  "|---|---|---|---|---|---|"]
+        for r in rows:
+            m = r.get("metrics", {})
+            scale = 100.0 if task == "det" else 1.0
+            a = m.get(k1)
+            b = m.get(k2)
+            status = "" if "error" not in r else f" (failed: {r['error']})"
+            lines.append(f"| {r['name']}{status} | {fmt(r.get('backbone_params_m'), '.1f')} M | "
+                         f"{fmt(None if a is None else a * scale)} | {fmt(None if b is None else b * scale)} | "
+                         f"{fmt(r.get('train_img_per_s'), '.2f')} | {fmt(r.get('peak_rss_mb'), '.0f')} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", choices=["det", "seg"], default=["det", "seg"])
+    parser.add_argument("--dataset", choices=["digits", "mnist-scenes"], default="digits")
+    parser.add_argument("--iters", type=int, default=600)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--models", nargs="+", help="subset of model names (substring match)")
+    parser.add_argument("--work-dir", default="work_dirs/benchmark_dense")
+    parser.add_argument("--json", default=None, help="results file (default: <work-dir>/results_<dataset>.json)")
+    parser.add_argument("--md", default=None, help="also write the Markdown table here")
+    parser.add_argument("--machine", default=f"{platform.machine()} CPU, {os.cpu_count()} cores")
+    parser.add_argument("--single", nargs=2, metavar=("CONFIG", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.single:
+        run_single(args.single[0], args.iters, args.batch_size, str(Path(args.single[1]).with_suffix("")) + "_work",
+                   args.single[1])
+        return 0
+    work = Path(args.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    out_json = Path(args.json or work / f"results_{args.dataset}.json")
+    ds = "digits" if args.dataset == "digits" else "mnist-scenes"
+    cmd = "python tools/benchmark_dense.py " + " ".join(sys.argv[1:])
+    results = json.loads(out_json.read_text()) if out_json.exists() else []
+    done = {(r["task"], r["name"]) for r in results if "error" not in r and r.get("iters") == args.iters}
+    for task in args.tasks:
+        for name, cfg in MODELS[task]:
+            if args.models and not any(m.lower() in name.lower() for m in args.models):
+                continue
+            if (task, name) in done:
+                print(f"[bench] {task} {name}: already measured, skipping", flush=True)
+                continue
+            config = cfg.format(ds=ds)
+            tag = f"{task}_{name.split()[0]}_{args.dataset}"
+            single_out = work / f"{tag}.json"
+            print(f"[bench] {task} {name}: {config}, {args.iters} iterations", flush=True)
+            t0 = time.time()
+            with open(work / f"{tag}.log", "w") as log:
+                proc = subprocess.run([sys.executable, __file__, "--iters", str(args.iters), "--batch-size",
+                                       str(args.batch_size), "--single", config, str(single_out)],
+                                      cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            entry = dict(task=task, name=name, iters=args.iters, wall_s=time.time() - t0)
+            if proc.returncode != 0 or not single_out.exists():
+                entry["error"] = f"exit {proc.returncode}, see {work / (tag + '.log')}"
+            else:
+                entry.update(json.loads(single_out.read_text()))
+            results = [r for r in results if (r["task"], r["name"]) != (task, name)] + [entry]
+            out_json.write_text(json.dumps(results, indent=1))
+            print(f"[bench] {task} {name}: {entry.get('metrics', entry.get('error'))}, "
+                  f"{fmt(entry.get('train_img_per_s'), '.2f')} img/s, {entry['wall_s']:.0f} s", flush=True)
+    md = to_markdown(results, args, cmd)
+    print(md)
+    if args.md:
+        Path(args.md).write_text(md + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
