@@ -133,6 +133,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=200, help="maximum epochs")
     p.add_argument("--patience", type=int, default=50,
                    help="stop when the validation loss has not improved for this many epochs (0: never)")
+    p.add_argument("--features", choices=["structural", "onehot"], default="structural",
+                   help="featureless graphs: Laplacian eigenvectors + log-degree, or one-hot node ids")
     p.add_argument("--hops", type=int, default=3, help="K of the hop tokens")
     p.add_argument("--dim", type=int, default=64, help="iMixer embed_dim")
     p.add_argument("--blocks", type=int, default=2, help="iMixer blocks")
@@ -149,7 +151,10 @@ def main() -> None:
     for ds in args.datasets:
         spec = DATASETS[ds]
         t0 = time.perf_counter()
-        data = build_graph(num_hops=args.hops, **spec["graph"])
+        graph_kw = dict(spec["graph"])
+        if args.features == "onehot" and ds != "karate":  # karate's own features are already one-hot
+            graph_kw.update(features="structural", structural=dict(spectral_dim=0, degree=False, onehot=True))
+        data = build_graph(num_hops=args.hops, **graph_kw)
         prep = time.perf_counter() - t0
         for name in args.models:
             runs = []
