@@ -100,8 +100,16 @@ def detector_types() -> List[str]:
 
 
 def config_hash(dataset_spec, detector_cfg: dict, test_size: float, standardize: bool) -> str:
-    """Short hash of everything that defines a cell's result (except the seed)."""
-    blob = json.dumps([dataset_spec, detector_cfg, test_size, standardize], sort_keys=True, default=str)
+    """Short hash of everything that defines a cell's result except the seed and device: the dataset
+    entry, the protocol and the detector's *resolved* parameters (``get_params()``, so a changed
+    default invalidates old cells too)."""
+    try:
+        params = build_detector(detector_cfg, 0, "cpu").get_params()
+        params = {k: v for k, v in params.items() if k not in ("random_state", "device", "verbose")}
+    except Exception:  # an unbuildable detector: hash its config (its cells are errors anyway)
+        params = detector_cfg
+    blob = json.dumps([dataset_spec, detector_cfg.get("type"), params, test_size, standardize], sort_keys=True,
+                      default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:10]
 
 

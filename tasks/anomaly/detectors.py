@@ -76,7 +76,7 @@ class IMixerTabularDetector(_RunnerDetector):
         num_blocks: Mixer blocks.
         mask_ratio: ``1 / chunks`` of the scoring orders (and the training mask rate for 'partition').
         score_repeats: fixed orders (partitions) averaged in the score.
-        mask_mode: ``'any_order'`` or ``'partition'``.
+        mask_mode: ``'any_order'``, ``'partition'`` or ``'mixed'`` (both pattern sets, errors averaged).
         implicit: implicit-layer options (default: the authors' ``h_ratio=2, n_iter=2``).
         epochs: passes over the training rows; the step count is clipped to ``[min_iters, max_iters]``.
         min_iters: fewest optimisation steps.
@@ -101,7 +101,8 @@ class IMixerTabularDetector(_RunnerDetector):
 
     def __init__(self, token_mixer: str = "implicit", embed_dim: int = 32, num_blocks: int = 2,
                  mask_ratio: float = 0.25, score_repeats: int = 2, mask_mode: str = "any_order",
-                 implicit: Optional[dict] = None, epochs: float = 20.0, min_iters: int = 200, max_iters: int = 800, batch_size: int = 128,
+                 implicit: Optional[dict] = None, epochs: float = 20.0, min_iters: int = 100, max_iters: int = 300,
+                 batch_size: int = 128,
                  lr: float = 2e-3, weight_decay: float = 1e-4, max_train_samples: Optional[int] = 10000,
                  device: str = "auto", random_state: Optional[int] = None, verbose: bool = False,
                  contamination: float = 0.1) -> None:

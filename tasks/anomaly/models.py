@@ -108,7 +108,8 @@ class MaskedTokenIMixer(BaseModel):
             token (tabular features).
         mask_ratio: ``rho``, the masking probability in training and ``1 / groups`` in scoring.
         score_repeats: ``R``, partitions / orders used for the fixed scoring masks.
-        mask_mode: ``'any_order'`` (default) or ``'partition'`` (see the module docstring).
+        mask_mode: ``'any_order'`` (default), ``'partition'`` or ``'mixed'`` (both pattern sets; see the
+            module docstring).
         mlp_ratio: ``(tokens, channels)`` widths of the Mixer MLPs.
         drop_rate: dropout in the Mixer MLPs.
         implicit: :class:`~backbones.fixed_point.ImplicitLayer` options (``h_ratio``, ``n_iter``, ...);
