@@ -5,14 +5,16 @@ The hop-token iMixer (``token_mixer='implicit'``), its explicit twin (``'mlp'``)
 split per seed, by one plain full-batch training function (Adam, best-validation-epoch model
 selection). Reported: test accuracy mean +- std over the seeds, and milliseconds per training epoch
 (forward + backward + step over all training nodes; the one-off hop-token propagation is timed
-separately). Training stops early when the validation loss has not improved for ``--patience`` epochs. The iMixer trains through the runner too: ``python tools/train.py configs/graph/...``.
+separately). Training stops early when the validation loss has not improved for ``--patience``
+epochs. The iMixer trains through the runner too: ``python tools/train.py configs/graph/...``.
 
     python tools/benchmark_graph.py --datasets polblogs football karate --runs 10
     python tools/benchmark_graph.py --datasets polblogs --models imixer gcn --runs 3 --epochs 100
 
 polblogs uses its largest connected component (1,222 nodes; the usual protocol) and a 10/10/80 split;
 the featureless graphs get the structural features of ``StructuralFeatures`` (16 Laplacian
-eigenvectors + log-degree) for every model, karate keeps its one-hot features.
+eigenvectors + log-degree) for every model (``--features onehot``: one-hot node ids instead), karate
+keeps its own one-hot features.
 """
 from __future__ import annotations
 
