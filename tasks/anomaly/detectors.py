@@ -77,6 +77,8 @@ class IMixerTabularDetector(_RunnerDetector):
         mask_ratio: ``1 / chunks`` of the scoring orders (and the training mask rate for 'partition').
         score_repeats: fixed orders (partitions) averaged in the score.
         mask_mode: ``'any_order'``, ``'partition'`` or ``'mixed'`` (both pattern sets, errors averaged).
+        trim_ratio: per batch, leave the rows with the largest loss (this fraction) out of the loss, so
+            the outliers in the unlabelled training data are not learnt as normal.
         implicit: implicit-layer options (default: the authors' ``h_ratio=2, n_iter=2``).
         epochs: passes over the training rows; the step count is clipped to ``[min_iters, max_iters]``.
         min_iters: fewest optimisation steps.
@@ -101,7 +103,7 @@ class IMixerTabularDetector(_RunnerDetector):
 
     def __init__(self, token_mixer: str = "implicit", embed_dim: int = 32, num_blocks: int = 2,
                  mask_ratio: float = 0.25, score_repeats: int = 2, mask_mode: str = "any_order",
-                 implicit: Optional[dict] = None, epochs: float = 20.0, min_iters: int = 100, max_iters: int = 300,
+                 trim_ratio: float = 0.1, implicit: Optional[dict] = None, epochs: float = 20.0, min_iters: int = 100, max_iters: int = 300,
                  batch_size: int = 128,
                  lr: float = 2e-3, weight_decay: float = 1e-4, max_train_samples: Optional[int] = 10000,
                  device: str = "auto", random_state: Optional[int] = None, verbose: bool = False,
@@ -109,7 +111,7 @@ class IMixerTabularDetector(_RunnerDetector):
         super().__init__(contamination)
         self.token_mixer, self.embed_dim, self.num_blocks = token_mixer, embed_dim, num_blocks
         self.mask_ratio, self.score_repeats, self.implicit = mask_ratio, score_repeats, implicit
-        self.mask_mode = mask_mode
+        self.mask_mode, self.trim_ratio = mask_mode, trim_ratio
         self.epochs, self.min_iters, self.max_iters = epochs, min_iters, max_iters
         self.batch_size, self.lr, self.weight_decay = batch_size, lr, weight_decay
         self.max_train_samples, self.device = max_train_samples, device
@@ -132,7 +134,8 @@ class IMixerTabularDetector(_RunnerDetector):
         self.n_iter_ = _n_iters(len(Z), self.batch_size, self.epochs, self.min_iters, self.max_iters)
         model_cfg = dict(type="MaskedTokenIMixer", num_tokens=X.shape[1], token_dim=1, embed_dim=self.embed_dim,
                          num_blocks=self.num_blocks, token_mixer=self.token_mixer, mask_ratio=self.mask_ratio,
-                         score_repeats=self.score_repeats, mask_mode=self.mask_mode, implicit=implicit, seed=seed)
+                         score_repeats=self.score_repeats, mask_mode=self.mask_mode, trim_ratio=self.trim_ratio,
+                         implicit=implicit, seed=seed)
         self.model_ = train_with_runner(
             model_cfg, dict(type="ArrayDataset", X=Z), max_iters=self.n_iter_, batch_size=self.batch_size,
             lr=self.lr, weight_decay=self.weight_decay, seed=seed, device=self._device(),

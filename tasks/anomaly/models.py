@@ -16,6 +16,12 @@ its explicit twin) mixes the tokens and a per-token (or shared) linear head reco
     \mathcal{L} = \frac{1}{|M|}\sum_{j \in M} \lVert \hat v_j - v_j \rVert^2 / P,\qquad
     M_j \sim \text{Bernoulli}(r),\ r \sim U(0, 1) \text{ per row (at least one token masked)}.
 
+The training data are contaminated (unlabelled outliers among the rows), so the loss is *trimmed*: per
+batch, the ``trim_ratio`` fraction of rows with the largest error is left out. Networks fit the
+majority (inlier) pattern before they memorise outliers (the "inlier-memorisation" effect that loss
+truncation exploits, e.g. ALTBI, arXiv 2408.09791), and dropping the hardest rows keeps the outliers
+from being learnt as normal.
+
 **Anomaly score (``mask_mode='any_order'``, the default).** ``R`` random token orders are drawn once
 (a buffer: scores are deterministic) and each is cut into ``G = ceil(1 / mask_ratio)`` chunks
 :math:`C_1, \dots, C_G`. Pattern ``g`` hides chunks ``g..G`` and scores the error on chunk ``g``, so
@@ -110,6 +116,8 @@ class MaskedTokenIMixer(BaseModel):
         score_repeats: ``R``, partitions / orders used for the fixed scoring masks.
         mask_mode: ``'any_order'`` (default), ``'partition'`` or ``'mixed'`` (both pattern sets; see the
             module docstring).
+        trim_ratio: fraction of each batch's rows with the largest loss left out of the loss (robust
+            training on contaminated data; 0 = plain mean).
         mlp_ratio: ``(tokens, channels)`` widths of the Mixer MLPs.
         drop_rate: dropout in the Mixer MLPs.
         implicit: :class:`~backbones.fixed_point.ImplicitLayer` options (``h_ratio``, ``n_iter``, ...);
@@ -124,7 +132,7 @@ class MaskedTokenIMixer(BaseModel):
 
     def __init__(self, num_tokens: int, token_dim: int = 1, embed_dim: int = 32, num_blocks: int = 2,
                  token_mixer: str = "implicit", shared_embedding: bool = False, mask_ratio: float = 0.25,
-                 score_repeats: int = 2, mask_mode: str = "any_order", mlp_ratio: Tuple[float, float] = (0.5, 4.0), drop_rate: float = 0.0,
+                 score_repeats: int = 2, mask_mode: str = "any_order", trim_ratio: float = 0.1, mlp_ratio: Tuple[float, float] = (0.5, 4.0), drop_rate: float = 0.0,
                  implicit: Optional[dict] = None, seed: int = 0, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -132,6 +140,9 @@ class MaskedTokenIMixer(BaseModel):
             raise ValueError(f"num_tokens must be >= 2 (a token is predicted from the others), got {num_tokens}")
         if not 0.0 < mask_ratio < 1.0:
             raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+        if not 0.0 <= trim_ratio < 1.0:
+            raise ValueError(f"trim_ratio must be in [0, 1), got {trim_ratio}")
+        self.trim_ratio = float(trim_ratio)
         if score_repeats < 1:
             raise ValueError(f"score_repeats must be >= 1, got {score_repeats}")
         self.num_tokens, self.token_dim, self.embed_dim = num_tokens, token_dim, embed_dim
@@ -232,7 +243,11 @@ class MaskedTokenIMixer(BaseModel):
             mask = self.random_mask(values.shape[0], values.device)
             err = (self.reconstruct(values, mask) - values).pow(2).mean(-1)
             m = mask.to(err.dtype)
-            return {"loss": (err * m).sum() / m.sum()}
+            row = (err * m).sum(1) / m.sum(1)  # every row has >= 1 masked token
+            keep = max(1, int(round(len(row) * (1.0 - self.trim_ratio))))
+            if keep < len(row):  # trimmed loss: drop the worst-reconstructed rows of the batch
+                row = row.topk(keep, largest=False).values
+            return {"loss": row.mean()}
         if mode == "predict":
             scores = self.anomaly_score(inputs)
             gts = labels if labels is not None else [None] * len(scores)

@@ -162,3 +162,32 @@ def test_image_detector_with_classification_backbone(tmp_path):
         expected = ref.eval().forward_features(torch.as_tensor(X[:2], dtype=torch.float32).reshape(2, 1, 8, 8))
     np.testing.assert_allclose(det._features(X[:2]), expected.flatten(1).numpy(), rtol=1e-5, atol=1e-5)
     assert det.score_samples(X[:4]).shape == (4,)
+
+
+def test_masked_model_loss_and_masks():
+    """Trimmed loss drops the worst rows; the fixed scoring masks cover every token equally."""
+    import torch
+
+    from tasks.anomaly.models import MaskedTokenIMixer, fixed_mask_patterns
+
+    for mode in ("any_order", "partition", "mixed"):
+        hidden, target = fixed_mask_patterns(7, 0.25, 3, seed=0, mode=mode)
+        reps = 6 if mode == "mixed" else 3
+        assert (target.sum(0) == reps).all() and (hidden | ~target).all()  # targets are always hidden
+    hidden, target = fixed_mask_patterns(8, 0.25, 1, mode="any_order")
+    assert hidden.sum(1).tolist() == [8, 6, 4, 2]  # chunk g sees only the chunks before it
+    torch.manual_seed(0)
+    x = torch.randn(64, 5)
+    x[:8] *= 50.0  # rows the model cannot reconstruct
+    full = MaskedTokenIMixer(5, embed_dim=8, num_blocks=1, token_mixer="mlp", trim_ratio=0.0)
+    trimmed = MaskedTokenIMixer(5, embed_dim=8, num_blocks=1, token_mixer="mlp", trim_ratio=0.25)
+    trimmed.load_state_dict(full.state_dict())
+    torch.manual_seed(1)
+    a = full(x, mode="loss")["loss"]
+    torch.manual_seed(1)
+    b = trimmed(x, mode="loss")["loss"]
+    assert b < 0.1 * a  # the 8 huge rows are among the dropped 16
+    with pytest.raises(ValueError, match="trim_ratio"):
+        MaskedTokenIMixer(5, trim_ratio=1.0)
+    with pytest.raises(ValueError, match="mask_mode"):
+        MaskedTokenIMixer(5, mask_mode="random")
