@@ -44,3 +44,4 @@ def register_backbone(name=None):
         return obj
 
     return _wrap
+OPTIM_WRAPPERS = _CHILDREN["OPTIM_WRAPPERS"]

