@@ -120,3 +120,25 @@ def test_runner_config_trains_and_tests(run_tool, tmp_path):
     proc = run_tool(["tools/test.py", cfg, work / "iter_20.pth", "--work-dir", work, "--cfg-options", *opts])
     out = proc.stdout + proc.stderr
     assert "anomaly/roc_auc" in out and "anomaly/ap" in out
+
+
+def test_quick_and_data_options(tmp_path):
+    """--quick selects the config's subset and lighter neural settings; --data appends user files."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    tools = Path(__file__).resolve().parents[2] / "tools"
+    sys.path.insert(0, str(tools))
+    spec = importlib.util.spec_from_file_location("benchmark_anomaly", tools / "benchmark_anomaly.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    np.savez(tmp_path / "u.npz", X=np.zeros((4, 2)), y=np.array([0, 0, 0, 1]))
+    suite = mod.build_suite(mod.parse_args(["configs/anomaly/suite_odds.py", "--quick", "--data",
+                                            str(tmp_path / "u.npz"), "--device", "cpu"]))
+    assert suite.datasets[:2] == ["ionosphere", "wine"] and suite.datasets[2]["path"].endswith("u.npz")
+    assert suite.seeds == [0, 1] and suite.device == "cpu" and suite.out_dir.endswith("_quick")
+    assert suite.detectors["imixer"]["max_iters"] == 100 and "max_iters" not in suite.detectors["iforest"]
+    full = mod.build_suite(mod.parse_args(["configs/anomaly/suite_odds.py"]))
+    assert len(full.datasets) == 7 and len(full.seeds) >= 5 and len(full.detectors) == 6
+    assert full.test_size == 0.4 and full.standardize
