@@ -182,7 +182,9 @@ class SpectralNormLinear(nn.Module):
             self._power_iteration(self.n_power)
         with torch.autocast(device_type=self.weight.device.type, enabled=False):
             w = self._full(self.weight)
-            sigma = torch.dot(self._full(self.u), w @ self._full(self.v))
+            # clones: a later power iteration updates u, v in place, which must not invalidate this
+            # graph (two training forwards before one backward, gradient checkpointing)
+            sigma = torch.dot(self._full(self.u).clone(), w @ self._full(self.v).clone())
             factor = torch.clamp(sigma / self.coeff, min=1.0)
             with torch.no_grad():
                 self.sigma.copy_(sigma.detach().reshape(1))

@@ -200,3 +200,12 @@ def test_bad_configs_are_refused_with_a_reason(kw, match):
 def test_relu_allows_the_authors_coeff_in_convergent_mode():
     layer = ImplicitLayer(4, act="relu", coeff=0.9, solver="fixed_point")
     assert layer.coeff == 0.9
+
+
+def test_two_training_forwards_before_one_backward():
+    """Power-iteration updates are in place; earlier graphs must stay valid (GAN-style / checkpointing)."""
+    layer = ImplicitMLP(5, 4, n_iter=2).train()
+    x = torch.randn(3, 5)
+    loss = layer(x).sum() + layer(x).sum()
+    loss.backward()
+    assert layer.implicit.fc_a.weight.grad is not None

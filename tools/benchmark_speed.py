@@ -1,0 +1,162 @@
+"""Training / inference throughput and peak memory of any registered backbone.
+
+    python tools/benchmark_speed.py --models imixer_s16_224 mlpmixer_s16_224 --batch-size 32 --device cpu
+    python tools/benchmark_speed.py --models imixer_s16_224 --device cuda --dtype bfloat16 --compile
+    python tools/benchmark_speed.py --models imixer_s16_224 --impl ours reference --kw n_iter=2
+    python tools/benchmark_speed.py --models imixer_s16_224 --kw solver=anderson grad=implicit tol=1e-3 max_iter=8
+
+Each configuration runs in a fresh subprocess (clean peak-memory numbers): ``--warmup`` untimed steps,
+then ``--steps`` timed steps of (a) training: forward, cross-entropy, backward, AdamW step;
+(b) inference: forward under ``torch.inference_mode`` in eval mode. ``--impl reference`` swaps every
+implicit layer for the authors' algorithm written naively (the spectral-norm power iteration re-run
+at every fixed-point step, as their forward hook does), for comparison with ours.
+Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA, the process's peak RSS on CPU.
+"""
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import types
+
+import _bootstrap  # noqa: F401
+import torch
+import torch.nn.functional as F
+
+import backbones
+from backbones.fixed_point import ImplicitLayer
+
+
+def _naive_forward(self: ImplicitLayer, u: torch.Tensor) -> torch.Tensor:
+    """The authors' recurrence, naively: every call of a normalised layer re-runs its power iteration."""
+    z = u
+    for _ in range(self.n_iter):
+        z = self.act(z)
+        z = F.linear(z, self.fc_a.normalized_weight(), self.fc_a.bias)
+        z = self.act(z)
+        z = F.linear(z, self.fc_b.normalized_weight(), self.fc_b.bias)
+        z = z + u
+    return z
+
+
+def _parse_kw(items):
+    out = {}
+    for item in items or []:
+        key, _, value = item.partition("=")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def measure(cfg: dict) -> dict:
+    device = torch.device(cfg["device"])
+    dtype = getattr(torch, cfg["dtype"])
+    torch.manual_seed(0)
+    model = backbones.build_backbone(cfg["model"], img_size=cfg["img_size"], num_classes=1000, **cfg["kw"]).to(device)
+    if cfg["impl"] == "reference":
+        layers = [m for m in model.modules() if isinstance(m, ImplicitLayer)]
+        if not layers:
+            raise SystemExit(f"--impl reference needs an iMixer model; {cfg['model']} has no implicit layer")
+        for m in layers:
+            if m.solver != "unroll":
+                raise SystemExit("--impl reference is the authors' unrolled algorithm: use solver=unroll")
+            m.forward = types.MethodType(_naive_forward, m)
+    params = sum(p.numel() for p in model.parameters())
+    step_model = torch.compile(model) if cfg["compile"] else model
+    x = torch.randn(cfg["batch_size"], 3, cfg["img_size"], cfg["img_size"], device=device)
+    y = torch.randint(0, 1000, (cfg["batch_size"],), device=device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    autocast = torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype != torch.float32)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    result = dict(cfg, params_m=params / 1e6)
+
+    def train_step():
+        with autocast:
+            loss = F.cross_entropy(step_model(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def infer_step():
+        with torch.inference_mode(), autocast:
+            step_model(x)
+
+    for mode, fn in (("train", train_step), ("infer", infer_step)):
+        if mode not in cfg["modes"]:
+            continue
+        model.train(mode == "train")
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        for _ in range(cfg["warmup"]):
+            fn()
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(cfg["steps"]):
+            fn()
+        sync()
+        dt = (time.perf_counter() - t0) / cfg["steps"]
+        result[f"{mode}_img_s"] = cfg["batch_size"] / dt
+        result[f"{mode}_step_ms"] = dt * 1e3
+        if device.type == "cuda":
+            result[f"{mode}_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    if device.type != "cuda":
+        result["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["imixer_s16_224", "mlpmixer_s16_224"])
+    parser.add_argument("--impl", nargs="+", choices=["ours", "reference"], default=["ours"])
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--img-size", type=int, default=224)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--modes", nargs="+", choices=["train", "infer"], default=["train", "infer"])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--kw", nargs="*", help="backbone overrides key=value (applied to iMixer models only), "
+                        "e.g. n_iter=2 solver=anderson grad=implicit tol=1e-3")
+    parser.add_argument("--json", help="also write the rows as JSON lines here")
+    parser.add_argument("--single", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.single:
+        print("RESULT " + json.dumps(measure(json.loads(args.single))), flush=True)
+        return
+    kw = _parse_kw(args.kw)
+    rows = []
+    for model in args.models:
+        for impl in args.impl:
+            if impl == "reference" and not model.startswith("imixer"):
+                continue
+            cfg = dict(model=model, impl=impl, batch_size=args.batch_size, img_size=args.img_size, device=args.device,
+                       dtype=args.dtype, compile=args.compile, modes=args.modes, steps=args.steps, warmup=args.warmup,
+                       kw=kw if model.startswith("imixer") else {})
+            print(f"[speed] {model} ({impl}) ...", file=sys.stderr, flush=True)
+            proc = subprocess.run([sys.executable, __file__, "--single", json.dumps(cfg)], capture_output=True, text=True)
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+            if proc.returncode != 0 or not lines:
+                print(f"[speed] {model} ({impl}) failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+                continue
+            rows.append(json.loads(lines[-1][len("RESULT "):]))
+    mem_key = "train_peak_gib" if args.device.startswith("cuda") else "peak_rss_gib"
+    print(f"\ndevice={args.device} dtype={args.dtype} batch={args.batch_size} img={args.img_size} "
+          f"compile={args.compile} torch={torch.__version__} threads={torch.get_num_threads()}")
+    print("| model | impl | options | params (M) | train img/s | infer img/s | peak mem (GiB) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        opts = " ".join(f"{k}={v}" for k, v in r["kw"].items()) or "-"
+        print(f"| {r['model']} | {r['impl']} | {opts} | {r['params_m']:.1f} | {r.get('train_img_s', float('nan')):.1f} | "
+              f"{r.get('infer_img_s', float('nan')):.1f} | {r.get(mem_key, float('nan')):.2f} |")
+    if args.json:
+        with open(args.json, "a") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+
+
+if __name__ == "__main__":
+    main()
