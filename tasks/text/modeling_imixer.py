@@ -25,7 +25,6 @@ are given). Importing :mod:`tasks.text` registers them with ``AutoModel`` and
 """
 from __future__ import annotations
 
-import contextlib
 from typing import List, Optional, Tuple, Union
 
 import torch
@@ -34,26 +33,11 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
-from transformers.modeling_utils import get_torch_context_manager_or_global_device
 
 from backbones.fixed_point import SpectralNormLinear
 from backbones.sequence import IMixerSequence
 
 from .configuration_imixer import IMixerConfig
-
-
-def _off_meta_device():
-    """A context that builds on the CPU when transformers builds the model on the meta device.
-
-    ``from_pretrained`` constructs models under ``torch.device('meta')``; the backbone's spectral-norm
-    layers run 100 power-iteration steps in their constructor, which on meta tensors goes through
-    torch's slow reference decompositions (seconds per layer). Building the small encoder on the
-    CPU instead costs one allocation; the loaded weights then replace it.
-    """
-    device = get_torch_context_manager_or_global_device()
-    if device is not None and torch.device(device).type == "meta":
-        return torch.device("cpu")
-    return contextlib.nullcontext()
 
 
 class IMixerEmbeddings(nn.Module):
@@ -131,12 +115,11 @@ class IMixerModel(IMixerPreTrainedModel):
     def __init__(self, config: IMixerConfig) -> None:
         super().__init__(config)
         self.embeddings = IMixerEmbeddings(config)
-        with _off_meta_device():
-            self.encoder = IMixerSequence(
-                seq_len=config.max_position_embeddings, embed_dim=config.hidden_size,
-                num_blocks=config.num_hidden_layers, mlp_ratio=tuple(config.mlp_ratio),
-                token_mixer=config.token_mixer, act=config.hidden_act, drop_rate=config.hidden_dropout_prob,
-                drop_path_rate=config.drop_path_rate, **config.implicit_kwargs())
+        self.encoder = IMixerSequence(
+            seq_len=config.max_position_embeddings, embed_dim=config.hidden_size,
+            num_blocks=config.num_hidden_layers, mlp_ratio=tuple(config.mlp_ratio),
+            token_mixer=config.token_mixer, act=config.hidden_act, drop_rate=config.hidden_dropout_prob,
+            drop_path_rate=config.drop_path_rate, **config.implicit_kwargs())
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
