@@ -1,5 +1,5 @@
 """Detection: digit scenes (valid COCO), configs through mmdet's registries, FP32 focal loss, a 2-iteration
-tools/train.py run with evaluation, tools/test.py --show-dir, --amp on CPU, and clear errors for bad data."""
+tools/train.py --amp run (bf16 on CPU) with evaluation, tools/test.py --show-dir, and clear errors for bad data."""
 import json
 from pathlib import Path
 
@@ -89,11 +89,13 @@ def _roots(path):
     return [f"{k}_dataloader.dataset.data_root={path}" for k in ("train", "val", "test")]
 
 
-def test_train_two_iterations_then_test_with_show_dir(scenes, tmp_path, run_tool):
+def test_train_two_iterations_amp_then_test_with_show_dir(scenes, tmp_path, run_tool):
+    """tools/train.py --amp (bfloat16 autocast on CPU: the pyramid and the FP32 focal loss) then tools/test.py."""
     work = tmp_path / "work"
-    proc = run_tool(["tools/train.py", "configs/det/imixer_retinanet.py", "--work-dir", work,
+    proc = run_tool(["tools/train.py", "configs/det/imixer_retinanet.py", "--amp", "--work-dir", work,
                      "--cfg-options", *FAST, *_roots(scenes)])
     out = proc.stdout + proc.stderr
+    assert "AmpOptimWrapper" in out and "bfloat16" in out
     assert "coco/bbox_mAP" in out and "Iter(train) [2/2]" in out and "solver_iters" in out
     ckpt = work / "iter_2.pth"
     assert ckpt.exists()
@@ -103,14 +105,6 @@ def test_train_two_iterations_then_test_with_show_dir(scenes, tmp_path, run_tool
                      "model.test_cfg.score_thr=0.0", "model.backbone.depths=[1,1,2,1]", *_roots(scenes)])
     assert "coco/bbox_mAP" in proc.stdout + proc.stderr
     assert len(list(show.glob("*.png"))) == 4
-
-
-def test_amp_bf16_on_cpu(scenes, tmp_path, run_tool):
-    proc = run_tool(["tools/train.py", "configs/det/retinanet_r18_fpn_600i_digits.py", "--amp", "--work-dir",
-                     tmp_path / "work", "--cfg-options", *FAST[:-1], "train_cfg.max_iters=1",
-                     "train_cfg.val_interval=1", *_roots(scenes)])
-    out = proc.stdout + proc.stderr
-    assert "AmpOptimWrapper" in out and "coco/bbox_mAP" in out
 
 
 def _dataset(cls, root, ann="annotations/instances_val.json", **kw):
