@@ -188,3 +188,14 @@ def test_pretrained_with_prefix_reports_keys(tmp_path):
     assert any(k.startswith("stages.3.") for k in report["missing_keys"])
     with pytest.raises(ValueError, match="prefix"):
         IMixerPyramid(**SMALL).load_pretrained(str(ckpt), prefix="model.")
+
+
+def test_zero_padded_regions_keep_gradients_finite_and_small():
+    """Batch padding (exact zeros) must not hit LayerNorm at a zero vector (gradient 1/sqrt(eps))."""
+    model = IMixerPyramid(**SMALL)
+    x = torch.rand(2, 3, 48, 48)
+    x[..., 32:] = 0
+    x[..., 32:, :] = 0
+    sum(o.mean() for o in model(x)).backward()
+    total = torch.sqrt(sum(p.grad.square().sum() for p in model.parameters() if p.grad is not None))
+    assert torch.isfinite(total) and total < 100
