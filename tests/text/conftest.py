@@ -1,6 +1,7 @@
 """Tiny text-classification fixtures: a CSV corpus written to tmp_path (3 classes, distinct words)."""
 import os
 import random
+import types
 
 import pytest
 
@@ -45,3 +46,9 @@ def text_dir(tmp_path):
     write_csv(root / "val.csv", make_texts(2, seed=1))
     write_csv(root / "test.csv", make_texts(2, seed=2))
     return root
+
+
+@pytest.fixture
+def corpus():
+    """The corpus helpers ``make_texts(n_per_class, seed)`` and ``write_csv(path, rows, header)``."""
+    return types.SimpleNamespace(make_texts=make_texts, write_csv=write_csv)

@@ -3,7 +3,6 @@ import logging
 
 import pytest
 import torch
-from conftest import make_texts, write_csv
 from transformers import AutoTokenizer
 
 import tasks.text  # noqa: F401
@@ -11,8 +10,8 @@ from tasks.text import TextClsDataset, load_split, train_wordpiece_tokenizer
 from tasks.text.datasets import BBC_SPEC, resolve_source
 
 
-def test_tokenizer_trains_saves_and_loads_offline(tmp_path):
-    texts = [t for t, _ in make_texts(5)]
+def test_tokenizer_trains_saves_and_loads_offline(tmp_path, corpus):
+    texts = [t for t, _ in corpus.make_texts(5)]
     tok = train_wordpiece_tokenizer(texts, vocab_size=120, model_max_length=20)
     special = [tok.pad_token_id, tok.unk_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id]
     assert special == [0, 1, 2, 3, 4]
@@ -62,23 +61,23 @@ def test_long_texts_are_truncated_and_logged(text_dir):
     assert short.num_truncated == 0
 
 
-def test_empty_text_is_an_error(tmp_path):
-    rows = make_texts(10)
+def test_empty_text_is_an_error(tmp_path, corpus):
+    rows = corpus.make_texts(10)
     rows[5] = ("   ", rows[5][1])
-    write_csv(tmp_path / "data.csv", rows)
+    corpus.write_csv(tmp_path / "data.csv", rows)
     with pytest.raises(ValueError, match="empty text"):
         TextClsDataset(source=str(tmp_path / "data.csv"), split="train", tokenizer=str(tmp_path / "tok"))
 
 
-def test_unseen_label_is_an_error(text_dir):
-    rows = make_texts(2, seed=1) + [("A brand new weather topic with rain.", "weather")]
-    write_csv(text_dir / "val.csv", rows)
+def test_unseen_label_is_an_error(text_dir, corpus):
+    rows = corpus.make_texts(2, seed=1) + [("A brand new weather topic with rain.", "weather")]
+    corpus.write_csv(text_dir / "val.csv", rows)
     with pytest.raises(ValueError, match=r"label\(s\) \['weather'\] that never occur in the training split"):
         TextClsDataset(source=str(text_dir), split="val", tokenizer=str(text_dir / "tok"), vocab_size=150)
 
 
-def test_missing_columns_and_missing_source(tmp_path):
-    write_csv(tmp_path / "data.csv", make_texts(5), header=("body", "topic"))
+def test_missing_columns_and_missing_source(tmp_path, corpus):
+    corpus.write_csv(tmp_path / "data.csv", corpus.make_texts(5), header=("body", "topic"))
     with pytest.raises(ValueError, match="no column"):
         load_split(tmp_path / "data.csv", "train")
     texts, labels, _ = load_split(tmp_path / "data.csv", "train", text_column="body", label_column="topic",
@@ -88,9 +87,9 @@ def test_missing_columns_and_missing_source(tmp_path):
         load_split(tmp_path / "nowhere.csv", "train")
 
 
-def test_single_csv_and_folder_sources_are_split_stratified(tmp_path):
-    rows = make_texts(10)
-    write_csv(tmp_path / "all.csv", rows)
+def test_single_csv_and_folder_sources_are_split_stratified(tmp_path, corpus):
+    rows = corpus.make_texts(10)
+    corpus.write_csv(tmp_path / "all.csv", rows)
     for label in ("music", "sport", "tech"):
         (tmp_path / "folders" / label).mkdir(parents=True)
     for i, (text, label) in enumerate(rows):
