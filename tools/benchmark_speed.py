@@ -150,8 +150,8 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         opts = " ".join(f"{k}={v}" for k, v in r["kw"].items()) or "-"
-        print(f"| {r['model']} | {r['impl']} | {opts} | {r['params_m']:.1f} | {r.get('train_img_s', float('nan')):.1f} | "
-              f"{r.get('infer_img_s', float('nan')):.1f} | {r.get(mem_key, float('nan')):.2f} |")
+        print(f"| {r['model']} | {r['impl']} | {opts} | {r['params_m']:.1f} | {r.get('train_img_s', float('nan')):.2f} | "
+              f"{r.get('infer_img_s', float('nan')):.2f} | {r.get(mem_key, float('nan')):.2f} |")
     if args.json:
         with open(args.json, "a") as f:
             for r in rows:
