@@ -14,9 +14,17 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(autouse=True)
-def _seed():
+def _seed_and_scope():
+    """Seed torch and make ``imixer`` the default registry scope again: a test that initialised mmdet's
+    or mmseg's scope must not change how the next test's ``MODELS.build`` resolves names."""
+    from mmengine.registry import DefaultScope
+
     torch.manual_seed(0)
+    DefaultScope.get_instance(f"imixer-test-{next(_SCOPE_IDS)}", scope_name="imixer")
     yield
+
+
+_SCOPE_IDS = __import__("itertools").count()
 
 
 def _run_tool(args, check=True, timeout=900, env=None, cwd=ROOT):
