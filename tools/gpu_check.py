@@ -8,8 +8,8 @@
 
 For each task, one subprocess runs ``tools/train.py``'s own ``main()`` (the same argument handling,
 ``--amp`` and ``--device``) on the task's config with small overrides: ``--iters`` training iterations
-on a tiny subset (the config's batch size, model and optimiser are kept), then the config's validation
-loop once at the end. A probe hook added to that Runner records
+on a tiny subset (default 30 on CUDA, 10 on the CPU; the config's batch size, model and optimiser are
+kept), then the config's validation loop once at the end. A probe hook added to that Runner records
 
 * the training losses of every iteration (any NaN / inf fails the task),
 * the iterations per second after ``warm-up`` iterations (compilation, cuDNN / allocator warm-up):
@@ -109,6 +109,7 @@ class Task:
         twin: the explicit twin's config (``token_mixer='mlp'``), used with ``--twin``.
         options: ``(cfg, iters, work_dir) -> [key=value, ...]``: the ``--cfg-options`` that make the run
             ``iters`` training iterations on tiny data with one validation at the end.
+        metric: the evaluator's key that must come back (shown in the table).
         dataset: ``(preparer, path under the data root)`` of the prepared data it reads, if any.
     """
 
@@ -116,21 +117,22 @@ class Task:
     config: str
     twin: str
     options: Callable
+    metric: str
     dataset: Optional[Tuple[str, str]] = None
 
 
 TASKS: Dict[str, Task] = {t.name: t for t in [
-    Task("cls", "configs/cls/imixer-t_digits.py", "configs/cls/mlpmixer-t_digits.py", _cls_opts),
+    Task("cls", "configs/cls/imixer-t_digits.py", "configs/cls/mlpmixer-t_digits.py", _cls_opts, "cls/accuracy"),
     Task("det", "configs/det/imixer_retinanet.py", "configs/det/retinanet_mlpmixer-pyramid-t_fpn_600i_digits.py",
-         _det_opts),
+         _det_opts, "coco/bbox_mAP"),
     Task("seg", "configs/seg/upernet_imixer-pyramid-t_600i_digits.py",
-         "configs/seg/upernet_mlpmixer-pyramid-t_600i_digits.py", _scenes_opts),
+         "configs/seg/upernet_mlpmixer-pyramid-t_600i_digits.py", _scenes_opts, "mIoU"),
     Task("anomaly", "configs/anomaly/maskrecon_imixer-t_cardio.py", "configs/anomaly/maskrecon_mlpmixer-t_cardio.py",
-         _anomaly_opts, ("odds_cardio", "odds/cardio.npz")),
-    Task("text", "configs/text/imixer_bbc-news.py", "configs/text/mlpmixer_bbc-news.py", _text_opts,
+         _anomaly_opts, "anomaly/roc_auc", ("odds_cardio", "odds/cardio.npz")),
+    Task("text", "configs/text/imixer_bbc-news.py", "configs/text/mlpmixer_bbc-news.py", _text_opts, "cls/accuracy",
          ("bbc_news", "bbc_news/train.csv")),
     Task("graph", "configs/graph/hopimixer_full_karate.py", "configs/graph/hopmlpmixer_minibatch_karate.py",
-         _graph_opts),
+         _graph_opts, "cls/accuracy"),
 ]}
 
 
@@ -153,7 +155,7 @@ def _cpu_name() -> str:
 
 
 def _make_probe(result_path: Path, warmup: int):
-    """The hook that measures one run (built lazily: the parent process needs no mmengine import)."""
+    """The hook that measures one run (built in the worker only: the parent process never imports torch)."""
     import torch
     from mmengine.hooks import Hook
 
@@ -249,13 +251,15 @@ def worker_main(result_path: str, warmup: str, train_argv: List[str]) -> None:
 
 
 # -- the parent: run, judge, tabulate ---------------------------------------------------------------------
-def judge(result: Optional[dict], returncode: Optional[int], log_tail: str = "") -> Tuple[str, str]:
+def judge(result: Optional[dict], returncode: Optional[int], log_tail: str = "",
+          metric: Optional[str] = None) -> Tuple[str, str]:
     """``('ok', '')`` or ``('FAIL', reason)`` for one task's run.
 
     Args:
         result: the probe's json (``None`` if the run wrote none).
         returncode: the subprocess's exit status (``None``: killed at the timeout).
         log_tail: the end of its output, searched for the error message.
+        metric: the evaluator key that must be among the returned metrics (``None``: any metric).
     """
     if returncode is None:
         return "FAIL", "timed out"
@@ -270,6 +274,8 @@ def judge(result: Optional[dict], returncode: Optional[int], log_tail: str = "")
         return "FAIL", f"non-finite loss at iteration {bad['iter']}: {bad['losses']}"
     if not result.get("metrics"):
         return "FAIL", "evaluation returned no metric"
+    if metric is not None and metric not in result["metrics"]:
+        return "FAIL", f"evaluation returned no {metric} (got {', '.join(result['metrics'])})"
     return "ok", ""
 
 
@@ -279,17 +285,20 @@ def _fmt_bytes(n: Optional[int]) -> str:
     return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
 
 
-def _first_metric(metrics: Optional[dict]) -> str:
-    for key, value in (metrics or {}).items():
+def _metric(metrics: Optional[dict], key: Optional[str]) -> str:
+    """``key``'s value, else the first numeric metric, as ``'name value'``."""
+    metrics = metrics or {}
+    items = ([(key, metrics[key])] if key in metrics else []) + list(metrics.items())
+    for name, value in items:
         if isinstance(value, float):
-            return f"{key} {value:.3g}"
+            return f"{name} {value:.3g}"
     return "-"
 
 
 def table(rows: List[dict], device: str) -> str:
     """The Markdown table of the results (one row per task)."""
     mem = "peak mem (max_memory_allocated)" if device == "cuda" else "peak mem (process RSS)"
-    head = ["task", "config", "model (params)", "iters", "it/s", mem, "dtype", "eval (first metric)", "status"]
+    head = ["task", "config", "model (params)", "iters", "it/s", mem, "dtype", "eval", "status"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         res = r.get("result") or {}
@@ -299,7 +308,7 @@ def table(rows: List[dict], device: str) -> str:
         status = r["status"] if r["status"] == "ok" else f"FAIL: {r['reason']}".replace("|", "/")
         lines.append("| " + " | ".join([r["task"], f"`{r['config']}`", model, str(res.get("iters", 0)), speed,
                                         _fmt_bytes(res.get("peak_bytes")), res.get("dtype", "-"),
-                                        _first_metric(res.get("metrics")), status]) + " |")
+                                        _metric(res.get("metrics"), r.get("metric")), status]) + " |")
     return "\n".join(lines)
 
 
@@ -331,7 +340,7 @@ def run_task(task: Task, config: str, args, env: dict) -> dict:
     """Run one task in its own process; returns ``dict(task, config, status, reason, result, log)``."""
     from mmengine.config import Config
 
-    row = dict(task=task.name, config=config, result=None)
+    row = dict(task=task.name, config=config, metric=task.metric, result=None)
     work = Path(args.work_dir).resolve()
     task_dir = work / task.name
     shutil.rmtree(task_dir, ignore_errors=True)
@@ -363,7 +372,7 @@ def run_task(task: Task, config: str, args, env: dict) -> dict:
     tail = log_path.read_text(errors="replace")[-6000:]
     result = json.loads(result_path.read_text()) if result_path.exists() else None
     row["result"] = result
-    row["status"], row["reason"] = judge(result, returncode, tail)
+    row["status"], row["reason"] = judge(result, returncode, tail, task.metric)
     row["wall_s"] = time.perf_counter() - start
     print(f"[gpu_check] {task.name}: {row['status']} {row['reason']} ({row['wall_s']:.0f} s, log {log_path})",
           flush=True)
@@ -376,7 +385,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="device to check (default cuda)")
-    parser.add_argument("--iters", type=int, default=10, help="training iterations per task (default 10)")
+    parser.add_argument("--iters", type=int,
+                        help="training iterations per task (default 30 on CUDA, 10 on the CPU)")
     parser.add_argument("--warmup", type=int, default=2,
                         help="iterations left out of the iterations/s (default 2; at most iters - 1)")
     parser.add_argument("--amp", action="store_true", help="tools/train.py --amp (float16 on CUDA, bfloat16 on CPU)")
@@ -395,6 +405,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="logs, work directories and generated scenes (default work_dirs/gpu_check)")
     parser.add_argument("--out", help="also write the Markdown table (with a header) to this file")
     args = parser.parse_args(argv)
+    if args.iters is None:
+        args.iters = 30 if args.device == "cuda" else 10
     if args.iters < 1:
         parser.error(f"--iters must be >= 1, got {args.iters}")
     if args.amp_dtype and not args.amp:

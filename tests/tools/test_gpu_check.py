@@ -39,7 +39,7 @@ def test_cls_and_graph_on_cpu(run_tool, tmp_path):
         _, config, model, iters, speed, mem, dtype, metric, status = cells
         assert status == "ok", cells
         assert iters == "2" and float(speed) > 0 and re.fullmatch(r"\d+(\.\d+)? (MiB|GiB)", mem)
-        assert dtype == "float32" and metric.startswith("cls/accuracy ")
+        assert dtype == "float32" and re.fullmatch(r"cls/accuracy \d+(\.\d+)?", metric)
         result = json.loads((tmp_path / "work" / task / "result.json").read_text())
         assert result["iters"] == 2 and result["losses"] and all(math.isfinite(v) for v in result["losses"].values())
     assert rows["cls"][1] == "`configs/cls/imixer-t_digits.py`" and rows["cls"][2].startswith("ImageClassifier/IMixer")
@@ -67,9 +67,12 @@ def test_verdicts():
         "non-finite loss at iteration 2")
     assert gc.judge(dict(good, metrics={}), 0) == ("FAIL", "evaluation returned no metric")
     assert gc.judge(dict(good, iters=0), 0) == ("FAIL", "no training iteration ran")
-    row = _rows(gc.table([dict(task="t", config="c.py", status="ok", reason="", result=good)], "cuda"))["t"]
-    # 2 timed iterations (3 - 1 warm-up) in 1 s
-    assert row[2:] == ["M/B (2.00M)", "3", "2.00", "3.00 GiB", "bfloat16", "acc 1", "ok"]
+    assert gc.judge(good, 0, metric="mIoU") == ("FAIL", "evaluation returned no mIoU (got acc)")
+    two = dict(good, metrics={"aAcc": 80.0, "mIoU": 41.25})
+    row = _rows(gc.table([dict(task="t", config="c.py", status="ok", reason="", result=two, metric="mIoU")],
+                         "cuda"))["t"]
+    # 2 timed iterations (3 - 1 warm-up) in 1 s; the task's own metric is shown
+    assert row[2:] == ["M/B (2.00M)", "3", "2.00", "3.00 GiB", "bfloat16", "mIoU 41.2", "ok"]
 
 
 def test_bad_arguments_are_refused(run_tool):
