@@ -186,6 +186,7 @@ class TqdmProgressHook(Hook):
 
     def after_train(self, runner) -> None:
         if self.bar is not None:
+            self.bar.refresh()  # draw the final count even when tqdm's mininterval skipped it
             self.bar.close()
             self.bar = None
 
