@@ -132,7 +132,7 @@ class MaskedTokenIMixer(BaseModel):
 
     def __init__(self, num_tokens: int, token_dim: int = 1, embed_dim: int = 32, num_blocks: int = 2,
                  token_mixer: str = "implicit", shared_embedding: bool = False, mask_ratio: float = 0.25,
-                 score_repeats: int = 2, mask_mode: str = "any_order", trim_ratio: float = 0.1, mlp_ratio: Tuple[float, float] = (0.5, 4.0), drop_rate: float = 0.0,
+                 score_repeats: int = 4, mask_mode: str = "any_order", trim_ratio: float = 0.1, mlp_ratio: Tuple[float, float] = (0.5, 4.0), drop_rate: float = 0.0,
                  implicit: Optional[dict] = None, seed: int = 0, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
