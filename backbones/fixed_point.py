@@ -21,7 +21,11 @@ Solvers (``solver``):
     * ``'anderson'``: Anderson acceleration (memory ``anderson_m``) to the same tolerance.
 
 Gradients (``grad``):
-    * ``'unroll'``: autograd through the iterations (``solver`` 'unroll' or 'fixed_point').
+    * ``'unroll'``: autograd through the iterations (``solver`` 'unroll' or 'fixed_point'). For
+      ``solver='unroll'`` a hand-written backward (:class:`_UnrolledSolve`) gives the same gradients
+      from less stored state: ``recompute='all'`` (default) keeps one ``D``-vector per step instead of
+      autograd's ``2 (1 + h) D`` (with ``h = 2``: 1/6), ``'act'`` keeps ``(1 + h) D``, ``None`` is plain
+      autograd.
     * ``'implicit'``: implicit-function theorem; the adjoint fixed point
       :math:`v = g + J_G(z^\star)^\top v` is solved in the backward pass, so memory does not
       grow with the number of iterations.
@@ -66,6 +70,7 @@ ACTIVATIONS: Dict[str, tuple] = {
 }
 SOLVERS = ("unroll", "fixed_point", "anderson")
 GRADS = ("unroll", "implicit", "phantom")
+RECOMPUTE = ("act", "all", None)
 REFERENCE_COEFF = 0.9  # the authors' c
 
 
@@ -257,6 +262,86 @@ def _anderson(f: Callable, z0: torch.Tensor, tol: float, max_iter: int, m: int =
     return fs[:, k % m].reshape(shape), it, residual
 
 
+def _act_backward(act: str, grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``grad * sigma'(x)`` for the activations of :data:`ACTIVATIONS` (x: the pre-activation)."""
+    if act == "gelu":
+        return torch.ops.aten.gelu_backward(grad, x)
+    if act == "silu":
+        return torch.ops.aten.silu_backward(grad, x)
+    if act == "relu":
+        return grad * (x > 0).to(grad.dtype)
+    return grad * (1 - torch.tanh(x).square())  # tanh
+
+
+class _UnrolledSolve(torch.autograd.Function):
+    r"""The authors' unrolled iteration ``z_{k+1} = u + W_b sigma(W_a sigma(z_k) + b_a) + b_b`` (``z_0 = u``)
+    with a hand-written backward that stores only what it cannot cheaply recompute.
+
+    Autograd through the loop keeps four tensors per step (``z_k``, ``sigma(z_k)``, ``a_k``,
+    ``sigma(a_k)``: ``2 (1 + h) D`` values per token row). This function keeps ``z_k`` and ``a_k``
+    (``(1 + h) D``) and recomputes the activations, which are elementwise, in the backward pass
+    (``recompute='act'``), or keeps ``z_k`` only (``D``) and also recomputes ``a_k = W_a sigma(z_k) + b_a``
+    (``recompute='all'``: one extra ``D x hD`` GEMM per step). The gradients are those of autograd
+    through the same loop (tested against it in float64).
+    """
+
+    @staticmethod
+    def forward(ctx, u, wa, ba, wb, bb, n_iter: int, act: str, recompute: str):
+        # Under autocast the linears run in its dtype and everything else as autocast would leave it
+        # (the activation of z in z's dtype, u + ... promoted); done explicitly, because autocast does
+        # not cover the backward below.
+        dev = u.device.type
+        cd = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else torch.promote_types(u.dtype, wa.dtype)
+        with torch.autocast(device_type=dev, enabled=False):
+            cast = lambda t: None if t is None else t.to(cd)  # noqa: E731
+            wa_c, ba_c, wb_c, bb_c = cast(wa), cast(ba), cast(wb), cast(bb)
+            fn = ACTIVATIONS[act][0]()
+            z, zs, pre = u, [], []
+            for _ in range(n_iter):
+                zs.append(z)
+                a = F.linear(fn(z).to(cd), wa_c, ba_c)
+                if recompute == "act":
+                    pre.append(a)
+                z = u + F.linear(fn(a), wb_c, bb_c)
+        ctx.n_iter, ctx.act, ctx.recompute, ctx.u_dtype = n_iter, act, recompute, u.dtype
+        ctx.has_bias = (ba is not None, bb is not None)
+        ctx.dtypes = (wa.dtype, wb.dtype, None if ba is None else ba.dtype, None if bb is None else bb.dtype)
+        ctx.save_for_backward(wa_c, wb_c, ba_c if ba_c is not None else wa_c.new_empty(0), *zs, *pre)
+        return z, zs[-1]
+
+    @staticmethod
+    def backward(ctx, grad_z, _grad_prev):
+        wa, wb, ba, *rest = ctx.saved_tensors
+        n, act, cd = ctx.n_iter, ctx.act, wa.dtype
+        zs, pre = rest[:n], rest[n:]
+        ba = ba if ctx.has_bias[0] else None
+        fn = ACTIVATIONS[act][0]()
+        shape = grad_z.shape
+        g = grad_z.reshape(-1, shape[-1])
+        grad_u = torch.zeros_like(g)
+        acc = torch.float64 if cd == torch.float64 else torch.float32  # weight grads accumulate here
+        gwa = torch.zeros(wa.shape, dtype=acc, device=wa.device)
+        gwb = torch.zeros(wb.shape, dtype=acc, device=wa.device)
+        gba = torch.zeros(wa.shape[0], dtype=acc, device=wa.device)
+        gbb = torch.zeros(wb.shape[0], dtype=acc, device=wa.device)
+        for k in range(n - 1, -1, -1):
+            z = zs[k].reshape(-1, shape[-1])
+            s = fn(z).to(cd)
+            a = pre[k].reshape(-1, wa.shape[0]) if ctx.recompute == "act" else F.linear(s, wa, ba)
+            grad_u += g  # dz_{k+1}/du = 1
+            gc = g.to(cd)
+            gbb += gc.sum(0, dtype=acc)
+            gwb += gc.t().mm(fn(a)).to(acc)
+            ga = _act_backward(act, gc.mm(wb), a)
+            gba += ga.sum(0, dtype=acc)
+            gwa += ga.t().mm(s).to(acc)
+            g = _act_backward(act, ga.mm(wa).to(z.dtype), z)
+        grad_u += g  # z_0 = u
+        dwa, dwb, dba, dbb = ctx.dtypes
+        return (grad_u.view(shape).to(ctx.u_dtype), gwa.to(dwa), gba.to(dba) if ctx.has_bias[0] else None,
+                gwb.to(dwb), gbb.to(dbb) if ctx.has_bias[1] else None, None, None, None)
+
+
 class ImplicitLayer(nn.Module):
     r"""The fixed point :math:`z^\star = u + G(z^\star)`, :math:`G(z) = W_b\sigma(W_a\sigma(z))`.
 
@@ -277,6 +362,12 @@ class ImplicitLayer(nn.Module):
         max_iter: iteration cap of the convergent solvers and of the adjoint solve.
         anderson_m: Anderson memory.
         phantom_steps, phantom_damping: the phantom gradient's ``k`` and ``lambda``.
+        recompute: backward of the authors' mode (``solver='unroll'``, ``grad='unroll'``):
+            ``'all'`` (default) keeps ``z_k`` only and recomputes the hidden layer in the backward pass
+            (one extra ``D x hD`` GEMM per step, the least memory); ``'act'`` keeps ``z_k`` and the
+            hidden pre-activation and recomputes only the activations; ``None``: plain autograd
+            through the loop, which keeps all four intermediate tensors per step. Same gradients in
+            every case (:class:`_UnrolledSolve`).
 
     Shapes:
         ``u``: ``(B, *, D)`` -> ``z*``: ``(B, *, D)``.
@@ -286,7 +377,7 @@ class ImplicitLayer(nn.Module):
                  coeff: Optional[float] = None, n_power: int = 8, solver: str = "unroll",
                  grad: Optional[str] = None, n_iter: int = 4, tol: float = 1e-3, max_iter: int = 30,
                  anderson_m: int = 5, phantom_steps: int = 5, phantom_damping: float = 0.5,
-                 device=None, dtype=None) -> None:
+                 recompute: Optional[str] = "all", device=None, dtype=None) -> None:
         super().__init__()
         if solver not in SOLVERS:
             raise ValueError(f"unknown solver {solver!r}; choose one of {SOLVERS}")
@@ -305,6 +396,9 @@ class ImplicitLayer(nn.Module):
             raise ValueError(f"phantom_damping must be in (0, 1], got {phantom_damping}")
         if act not in ACTIVATIONS:
             raise ValueError(f"unknown activation {act!r}; choose one of {sorted(ACTIVATIONS)}")
+        if recompute not in RECOMPUTE:
+            raise ValueError(f"unknown recompute {recompute!r}; choose one of {RECOMPUTE}")
+        self.recompute = recompute
         self.coeff = resolve_coeff(coeff, solver, grad, act)
         hidden = int(dim * h_ratio)
         if hidden < 1:
@@ -322,7 +416,8 @@ class ImplicitLayer(nn.Module):
         self._warned = 0
 
     def extra_repr(self) -> str:
-        it = f"n_iter={self.n_iter}" if self.solver == "unroll" else f"tol={self.tol}, max_iter={self.max_iter}"
+        it = f"n_iter={self.n_iter}, recompute={self.recompute!r}" if self.solver == "unroll" else \
+            f"tol={self.tol}, max_iter={self.max_iter}"
         return (f"dim={self.dim}, hidden={self.hidden}, act={self.act_name!r}, coeff={self.coeff}, "
                 f"solver={self.solver!r}, grad={self.grad!r}, {it}")
 
@@ -352,6 +447,8 @@ class ImplicitLayer(nn.Module):
         def f(z):
             return u + self._g(z, weights)
 
+        f.weights = weights
+
         if self.grad == "unroll":  # autograd through every step (solver 'unroll' or 'fixed_point')
             z, iters, residual = self._solve(f, u)
         else:
@@ -365,6 +462,10 @@ class ImplicitLayer(nn.Module):
         return z
 
     def _solve(self, f: Callable, u: torch.Tensor):
+        if self.solver == "unroll" and self.recompute is not None and torch.is_grad_enabled():
+            wa, ba, wb, bb = f.weights
+            z, prev = _UnrolledSolve.apply(u, wa, ba, wb, bb, self.n_iter, self.act_name, self.recompute)
+            return z, self.n_iter, _rel_residual(z.detach(), prev.detach())
         if self.solver == "unroll":
             z, prev = u, u
             for _ in range(self.n_iter):
@@ -480,7 +581,7 @@ class Mlp(nn.Module):
 
 TOKEN_MIXERS = ("implicit", "mlp")
 IMPLICIT_KEYS = ("h_ratio", "coeff", "n_power", "solver", "grad", "n_iter", "tol", "max_iter",
-                 "anderson_m", "phantom_steps", "phantom_damping")
+                 "anderson_m", "phantom_steps", "phantom_damping", "recompute")
 
 
 def build_token_mixer(token_mixer: str, num_tokens: int, hidden: int, act: str = "gelu",

@@ -7,7 +7,7 @@ the shared 1-D backbone :class:`backbones.IMixerSequence` over it. A Mixer's tok
 padded and masked; longer inputs must be truncated by the tokenizer.
 
 Implicit-layer options (``h_ratio``, ``coeff``, ``n_power``, ``solver``, ``grad``, ``n_iter``, ``tol``,
-``max_iter``, ``anderson_m``, ``phantom_steps``, ``phantom_damping``) are the options of
+``max_iter``, ``anderson_m``, ``phantom_steps``, ``phantom_damping``, ``recompute``) are the options of
 :class:`backbones.fixed_point.ImplicitLayer`; they apply to ``token_mixer='implicit'`` and are ignored
 by the explicit twin ``token_mixer='mlp'``.
 
@@ -23,7 +23,7 @@ from typing import Any, Dict, Optional
 
 from transformers import PretrainedConfig
 
-from backbones.fixed_point import ACTIVATIONS, GRADS, IMPLICIT_KEYS, SOLVERS, TOKEN_MIXERS
+from backbones.fixed_point import ACTIVATIONS, GRADS, IMPLICIT_KEYS, RECOMPUTE, SOLVERS, TOKEN_MIXERS
 
 
 class IMixerConfig(PretrainedConfig):
@@ -56,6 +56,8 @@ class IMixerConfig(PretrainedConfig):
         anderson_m: Anderson memory.
         phantom_steps: the phantom gradient's ``k``.
         phantom_damping: the phantom gradient's ``lambda``.
+        recompute: what the unrolled solver's backward recomputes (``'all'``, ``'act'`` or ``None``;
+            memory vs. compute, same gradients).
         **kwargs: :class:`~transformers.PretrainedConfig` options (``num_labels``, ``id2label``,
             ``label2id``, ``problem_type``, ...).
     """
@@ -86,6 +88,7 @@ class IMixerConfig(PretrainedConfig):
     anderson_m: int = 5
     phantom_steps: int = 5
     phantom_damping: float = 0.5
+    recompute: Optional[str] = "all"
 
     def __post_init__(self, **kwargs) -> None:
         self.mlp_ratio = tuple(float(r) for r in self.mlp_ratio)
@@ -98,6 +101,8 @@ class IMixerConfig(PretrainedConfig):
             raise ValueError(f"hidden_act must be one of {sorted(ACTIVATIONS)}, got {self.hidden_act!r}")
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        if self.recompute not in RECOMPUTE:
+            raise ValueError(f"recompute must be one of {RECOMPUTE}, got {self.recompute!r}")
         if self.grad is not None and self.grad not in GRADS:
             raise ValueError(f"grad must be one of {GRADS} or None, got {self.grad!r}")
         for name in ("vocab_size", "max_position_embeddings", "hidden_size", "num_hidden_layers"):

@@ -126,6 +126,65 @@ def test_gradcheck_float64(grad):
         assert torch.autograd.gradcheck(layer, (u,), atol=1e-6, rtol=1e-5)
 
 
+def _saved_bytes(fn):
+    """Bytes of the distinct storages autograd saves for backward while ``fn()`` runs."""
+    seen = {}
+
+    def pack(t):
+        seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values())
+
+
+@pytest.mark.parametrize("act, n_iter", [(a, 3) for a in sorted(ACTIVATIONS)] + [("gelu", 1)])
+@pytest.mark.parametrize("recompute", ["act", "all"])
+def test_fused_unrolled_backward_equals_autograd_through_the_loop(act, n_iter, recompute):
+    """The hand-written backward of the authors' mode gives autograd's gradients (float64), for u and
+    every weight and bias, in training mode (power iteration on)."""
+    torch.manual_seed(0)
+    ref = _layer(act=act, n_iter=n_iter, recompute=None).train()
+    fused = _layer(act=act, n_iter=n_iter, recompute=recompute).train()
+    fused.load_state_dict(ref.state_dict())
+    u = torch.randn(2, 5, 6, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, 5, 6, dtype=torch.float64)
+    grads = []
+    for layer in (ref, fused):
+        out = layer(u)
+        grads.append(torch.autograd.grad((out * w).sum(), [u] + list(layer.parameters())))
+        grads[-1] += (out.detach(),)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("u_dtype", [torch.float32, torch.bfloat16])
+def test_fused_unrolled_backward_keeps_less_and_works_under_bf16_autocast(u_dtype):
+    """u is bfloat16 when it comes from an autocast linear (the layer's W_in), float32 otherwise."""
+    u = torch.randn(4, 16, 32).to(u_dtype).requires_grad_()
+
+    def run(recompute, autocast=False):
+        torch.manual_seed(0)
+        layer = ImplicitLayer(32, h_ratio=2.0, n_iter=2, recompute=recompute)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            nbytes = _saved_bytes(lambda: run.out.__setitem__(0, layer(u)))
+            out = run.out[0]
+        grads = torch.autograd.grad(out.float().square().sum(), [u] + list(layer.parameters()))
+        return nbytes, out, grads
+
+    run.out = [None]
+    sizes = {r: run(r, autocast=True)[0] for r in (None, "act", "all")}
+    # per step autograd keeps z, sigma(z) (D each), a, sigma(a) (2D each); 'act' keeps z and a, 'all' z only
+    assert sizes["all"] < sizes["act"] < sizes[None]
+    _, out_ref, g_ref = run(None, autocast=True)
+    _, out, g = run("act", autocast=True)
+    assert out.dtype == out_ref.dtype == u_dtype
+    for a, b in zip(g, g_ref):
+        assert a.dtype == b.dtype
+        torch.testing.assert_close(a, b, rtol=0.05, atol=0.05 * b.abs().max().item())
+
+
 def test_implicit_gradient_matches_gradient_of_converged_unrolled_solve():
     kw = dict(tol=1e-13, max_iter=500)
     implicit = _layer(solver="anderson", grad="implicit", **kw)
@@ -191,6 +250,7 @@ def test_default_coeffs():
     (dict(solver="anderson", grad="unroll"), "grad='unroll' differentiates"),
     (dict(act="swish"), "unknown activation"),
     (dict(n_iter=0), "n_iter and max_iter"),
+    (dict(recompute="some"), "unknown recompute"),
 ])
 def test_bad_configs_are_refused_with_a_reason(kw, match):
     with pytest.raises(ValueError, match=match):
