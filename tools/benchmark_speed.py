@@ -4,6 +4,8 @@
     python tools/benchmark_speed.py --models imixer_s16_224 --device cuda --dtype bfloat16 --compile
     python tools/benchmark_speed.py --models imixer_s16_224 --impl ours reference --kw n_iter=2
     python tools/benchmark_speed.py --models imixer_s16_224 --kw solver=anderson grad=implicit tol=1e-3 max_iter=8
+    python tools/benchmark_speed.py --models imixer_s16_224 --sweep recompute=all,act,null
+    python tools/benchmark_speed.py --models imixer_s16_224 --kw solver=fixed_point tol=1e-30 --sweep max_iter=4,8,16
 
 Each configuration runs in a fresh subprocess (clean peak-memory numbers): ``--warmup`` untimed steps,
 then ``--steps`` timed steps of (a) training: forward, cross-entropy, backward, AdamW step;
@@ -11,6 +13,9 @@ then ``--steps`` timed steps of (a) training: forward, cross-entropy, backward, 
 implicit layer for the authors' algorithm written naively (the spectral-norm power iteration re-run
 at every fixed-point step, as their forward hook does), for comparison with ours.
 Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA, the process's peak RSS on CPU.
+``act MiB``: the bytes autograd saves for backward in one training forward (distinct storages,
+parameters excluded): the activation memory, the same number on every device for a given dtype.
+``--sweep KEY=V1,V2,...`` repeats every iMixer configuration for each value of one backbone option.
 """
 import argparse
 import json
@@ -51,6 +56,23 @@ def _parse_kw(items):
     return out
 
 
+def saved_activation_mib(forward, model, autocast) -> float:
+    """MiB of the distinct non-parameter storages autograd saves during one training forward."""
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen = {}
+
+    def pack(t):
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in params:
+            seen[ptr] = t.untyped_storage().nbytes()
+        return t
+
+    model.train()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast:
+        forward()
+    return sum(seen.values()) / 2**20
+
+
 def measure(cfg: dict) -> dict:
     device = torch.device(cfg["device"])
     dtype = getattr(torch, cfg["dtype"])
@@ -84,6 +106,7 @@ def measure(cfg: dict) -> dict:
         with torch.inference_mode(), autocast:
             step_model(x)
 
+    result["act_mib"] = saved_activation_mib(lambda: step_model(x), model, autocast)
     for mode, fn in (("train", train_step), ("infer", infer_step)):
         if mode not in cfg["modes"]:
             continue
@@ -121,6 +144,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--kw", nargs="*", help="backbone overrides key=value (applied to iMixer models only), "
                         "e.g. n_iter=2 solver=anderson grad=implicit tol=1e-3")
+    parser.add_argument("--sweep", help="KEY=V1,V2,...: run every iMixer configuration once per value of one "
+                        "backbone option (JSON values: null, numbers, strings), e.g. recompute=all,act,null")
     parser.add_argument("--json", help="also write the rows as JSON lines here")
     parser.add_argument("--single", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -128,34 +153,49 @@ def main():
         print("RESULT " + json.dumps(measure(json.loads(args.single))), flush=True)
         return
     kw = _parse_kw(args.kw)
+    sweep = [kw]
+    if args.sweep:
+        key, _, values = args.sweep.partition("=")
+        if not key or not values:
+            raise SystemExit(f"--sweep needs KEY=V1,V2,..., got {args.sweep!r}")
+        sweep = [dict(kw, **_parse_kw([f"{key}={v}"])) for v in values.split(",")]
     rows = []
     for model in args.models:
         for impl in args.impl:
             if impl == "reference" and not model.startswith("imixer"):
                 continue
-            cfg = dict(model=model, impl=impl, batch_size=args.batch_size, img_size=args.img_size, device=args.device,
-                       dtype=args.dtype, compile=args.compile, modes=args.modes, steps=args.steps, warmup=args.warmup,
-                       kw=kw if model.startswith("imixer") else {})
-            print(f"[speed] {model} ({impl}) ...", file=sys.stderr, flush=True)
-            proc = subprocess.run([sys.executable, __file__, "--single", json.dumps(cfg)], capture_output=True, text=True)
-            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-            if proc.returncode != 0 or not lines:
-                print(f"[speed] {model} ({impl}) failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
-                continue
-            rows.append(json.loads(lines[-1][len("RESULT "):]))
+            # the sweep applies to our iMixer only: the Mixer and the naive reference run once
+            for variant in (sweep if impl == "ours" and model.startswith("imixer") else [kw]):
+                cfg = dict(model=model, impl=impl, batch_size=args.batch_size, img_size=args.img_size,
+                           device=args.device, dtype=args.dtype, compile=args.compile, modes=args.modes,
+                           steps=args.steps, warmup=args.warmup, kw=variant if model.startswith("imixer") else {})
+                rows += _run_config(cfg)
     mem_key = "train_peak_gib" if args.device.startswith("cuda") else "peak_rss_gib"
     print(f"\ndevice={args.device} dtype={args.dtype} batch={args.batch_size} img={args.img_size} "
           f"compile={args.compile} torch={torch.__version__} threads={torch.get_num_threads()}")
-    print("| model | impl | options | params (M) | train img/s | infer img/s | peak mem (GiB) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | impl | options | params (M) | train img/s | infer img/s | peak mem (GiB) | act MiB |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         opts = " ".join(f"{k}={v}" for k, v in r["kw"].items()) or "-"
         print(f"| {r['model']} | {r['impl']} | {opts} | {r['params_m']:.1f} | {r.get('train_img_s', float('nan')):.2f} | "
-              f"{r.get('infer_img_s', float('nan')):.2f} | {r.get(mem_key, float('nan')):.2f} |")
+              f"{r.get('infer_img_s', float('nan')):.2f} | {r.get(mem_key, float('nan')):.2f} | "
+              f"{r.get('act_mib', float('nan')):.0f} |")
     if args.json:
         with open(args.json, "a") as f:
             for r in rows:
                 f.write(json.dumps(r) + "\n")
+
+
+def _run_config(cfg: dict) -> list:
+    """Measure one configuration in a fresh subprocess; [] (and the error on stderr) if it failed."""
+    label = f"{cfg['model']} ({cfg['impl']}{', ' + str(cfg['kw']) if cfg['kw'] else ''})"
+    print(f"[speed] {label} ...", file=sys.stderr, flush=True)
+    proc = subprocess.run([sys.executable, __file__, "--single", json.dumps(cfg)], capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        print(f"[speed] {label} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return []
+    return [json.loads(lines[-1][len("RESULT "):])]
 
 
 if __name__ == "__main__":
