@@ -6,7 +6,7 @@ def test_sweep_reports_less_activation_memory_with_recompute(run_tool, tmp_path)
     out = tmp_path / "rows.jsonl"
     run_tool(["tools/benchmark_speed.py", "--models", "imixer_s16_224", "--impl", "ours", "reference",
               "--img-size", "32", "--batch-size", "2", "--steps", "1", "--warmup", "0", "--modes", "train",
-              "--sweep", "recompute=all,null", "--json", out])
+              "--sweep", "recompute=all,null", "--json", out, "--verify"])
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["impl"], r["kw"].get("recompute", "-")) for r in rows] == [("ours", "all"), ("ours", None),
                                                                           ("reference", "-")]
