@@ -7,7 +7,8 @@ number of iterations on the same data, each in its own process, then is evaluate
     python tools/benchmark_dense.py --iters 200 --tasks det  # shorter
     python tools/benchmark_dense.py --dataset mnist-scenes   # the MNIST scenes
 
-Recorded per run: COCO bbox mAP / mAP_50 (mmdet CocoMetric) or mIoU / aAcc (mmseg IoUMetric), training
+Recorded per run: COCO bbox mAP / mAP_50 (mmdet CocoMetric) or mIoU / aAcc (mmseg IoUMetric) with the
+foreground IoU and the digit accuracy on foreground pixels (imixer.ForegroundIoUMetric), training
 images per second (iterations 5.. to the end, without validation), the process's peak resident memory
 (``resource.getrusage`` max RSS; CUDA: peak allocated memory too) and the parameter count of the
 backbone. Results go to a JSON file and a Markdown table (``--md``).
@@ -36,7 +37,10 @@ MODELS = {
             ("MLP-Mixer-pyramid-T (twin)", "configs/seg/upernet_mlpmixer-pyramid-t_600i_{ds}.py"),
             ("ResNet-18", "configs/seg/upernet_r18_600i_{ds}.py")],
 }
-METRIC_KEYS = {"det": ("coco/bbox_mAP", "coco/bbox_mAP_50"), "seg": ("mIoU", "aAcc")}
+#: table columns per task: (header, metric key, scale to %)
+METRIC_KEYS = {"det": [("bbox mAP", "coco/bbox_mAP", 100.0), ("mAP_50", "coco/bbox_mAP_50", 100.0)],
+               "seg": [("mIoU", "mIoU", 1.0), ("aAcc", "aAcc", 1.0), ("fg IoU", "fg/IoU", 1.0),
+                       ("digit acc. on fg", "fg/class_acc", 1.0)]}
 SKIP_WARMUP = 5
 
 
@@ -107,21 +111,17 @@ def to_markdown(results: list, args, cmd: str) -> str:
         rows = [r for r in results if r["task"] == task]
         if not rows:
             continue
-        k1, k2 = METRIC_KEYS[task]
-        head = ("bbox mAP", "mAP_50") if task == "det" else ("mIoU", "aAcc")
+        cols = METRIC_KEYS[task]
         title = "Detection (RetinaNet + FPN, mmdet CocoMetric)" if task == "det" else \
             "Segmentation (UPerNet, mmseg IoUMetric)"
         lines += [f"### {title}", "",
-                  f"| backbone | params (backbone) | {head[0]} | {head[1]} | train img/s | peak RSS (MB) |",
-                  "|---|---|---|---|---|---|"]
+                  "| backbone | params (backbone) | " + " | ".join(c[0] for c in cols) + " | train img/s | peak RSS (MB) |",
+                  "|---|---|" + "---|" * len(cols) + "---|---|"]
         for r in rows:
             m = r.get("metrics", {})
-            scale = 100.0 if task == "det" else 1.0
-            a = m.get(k1)
-            b = m.get(k2)
             status = "" if "error" not in r else f" (failed: {r['error']})"
-            lines.append(f"| {r['name']}{status} | {fmt(r.get('backbone_params_m'), '.1f')} M | "
-                         f"{fmt(None if a is None else a * scale)} | {fmt(None if b is None else b * scale)} | "
+            values = " | ".join(fmt(None if m.get(key) is None else m[key] * scale) for _, key, scale in cols)
+            lines.append(f"| {r['name']}{status} | {fmt(r.get('backbone_params_m'), '.1f')} M | {values} | "
                          f"{fmt(r.get('train_img_per_s'), '.2f')} | {fmt(r.get('peak_rss_mb'), '.0f')} |")
         lines.append("")
     return "\n".join(lines)

@@ -3,9 +3,11 @@
 Registers (scope ``imixer``) the datasets :class:`SegFolderDataset` (any mmseg ``img_dir/ann_dir``
 folder), :class:`DigitScenesSegDataset` (the built-in digit scenes, shared with
 :mod:`tasks.detection`, whose preparers ``digit_scenes`` / ``mnist_scenes`` also write these masks) and
-the hook :class:`SegVisualizationHook` (mmseg's, plus ``tools/test.py --show-dir``).
+the hook :class:`SegVisualizationHook` (mmseg's, plus ``tools/test.py --show-dir``) and the metric
+:class:`ForegroundIoUMetric` (binary foreground IoU and the class accuracy on foreground pixels).
 """
 from .datasets import DigitScenesSegDataset, SegFolderDataset
 from .hooks import SegVisualizationHook
+from .metrics import ForegroundIoUMetric
 
-__all__ = ["DigitScenesSegDataset", "SegFolderDataset", "SegVisualizationHook"]
+__all__ = ["DigitScenesSegDataset", "ForegroundIoUMetric", "SegFolderDataset", "SegVisualizationHook"]

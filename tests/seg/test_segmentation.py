@@ -61,7 +61,8 @@ def test_train_two_iterations_prints_miou_then_test_show_dir(data_root, tmp_path
     proc = run_tool(["tools/train.py", "configs/seg/upernet_imixer-pyramid-t_600i_digits.py", "--work-dir", work,
                      "--cfg-options", *FAST], env=env)
     out = proc.stdout + proc.stderr
-    assert "mIoU" in out and "Iter(train) [2/2]" in out and "solver_iters" in out
+    assert "mIoU" in out and "fg/IoU" in out and "fg/class_acc" in out
+    assert "Iter(train) [2/2]" in out and "solver_iters" in out
     show = tmp_path / "show"
     proc = run_tool(["tools/test.py", "configs/seg/upernet_imixer-pyramid-t_600i_digits.py", work / "iter_2.pth",
                      "--work-dir", work, "--show-dir", show, "--cfg-options", "test_dataloader.num_workers=0",
@@ -87,3 +88,31 @@ def test_bad_folders_give_clear_errors(data_root, tmp_path):
     with pytest.raises(ValueError, match="metainfo=dict\\(classes"):
         SegFolderDataset(data_root=str(tmp_path), data_prefix=dict(img_path="img_dir/train",
                          seg_map_path="ann_dir/train"), img_suffix=".png")
+
+
+def _sample(logits, gt):
+    return dict(seg_logits=dict(data=torch.as_tensor(logits, dtype=torch.float32)),
+                gt_sem_seg=dict(data=torch.as_tensor(gt)[None]))
+
+
+def test_foreground_metric_separates_where_from_which():
+    """Background + 2 classes on 4 pixels: the model finds both foreground pixels (p(bg) < 0.5) but
+    the class arg-max is background everywhere; one foreground pixel has the right object class."""
+    from tasks.segmentation import ForegroundIoUMetric
+
+    # classes (bg, a, b) x pixels [bg, a, b, ignored]
+    logits = [[2.0, 0.5, 0.5, 0.0],
+              [0.0, 0.4, 0.3, 0.0],
+              [0.0, 0.1, 0.0, 0.0]]
+    gt = [0, 1, 2, 255]
+    metric = ForegroundIoUMetric()
+    metric.process({}, [_sample(torch.tensor(logits)[:, None, :], [gt])])  # (C, 1, 4) logits, (1, 4) labels
+    res = metric.compute_metrics(metric.results)
+    # p(bg) at pixels 1, 2: e^.5 / (e^.5 + e^.4 + e^.1) ~ 0.39 < 0.5 -> foreground; pixel 0 background
+    assert res["IoU"] == pytest.approx(100.0)
+    assert res["class_acc"] == pytest.approx(50.0)  # pixel 1 -> a (right), pixel 2 -> a (wrong)
+    wrong_size = _sample(torch.zeros(3, 1, 3), [[0, 1, 2, 0]])
+    with pytest.raises(ValueError, match="differ in size"):
+        ForegroundIoUMetric().process({}, [wrong_size])
+    with pytest.raises(KeyError, match="seg_logits"):
+        ForegroundIoUMetric().process({}, [dict(gt_sem_seg=dict(data=torch.zeros(1, 1, 4)))])
