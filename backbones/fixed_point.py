@@ -282,7 +282,8 @@ class _UnrolledSolve(torch.autograd.Function):
     (``(1 + h) D``) and recomputes the activations, which are elementwise, in the backward pass
     (``recompute='act'``), or keeps ``z_k`` only (``D``) and also recomputes ``a_k = W_a sigma(z_k) + b_a``
     (``recompute='all'``: one extra ``D x hD`` GEMM per step). The gradients are those of autograd
-    through the same loop (tested against it in float64).
+    through the same loop (tested against it in float64). First derivatives only: double backward
+    (``create_graph=True``, e.g. a gradient penalty) raises; use ``recompute=None`` for it.
     """
 
     @staticmethod
@@ -310,6 +311,7 @@ class _UnrolledSolve(torch.autograd.Function):
         return z, zs[-1]
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # a second derivative would miss terms: refuse it
     def backward(ctx, grad_z, _grad_prev):
         wa, wb, ba, *rest = ctx.saved_tensors
         n, act, cd = ctx.n_iter, ctx.act, wa.dtype

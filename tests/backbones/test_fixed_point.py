@@ -159,6 +159,18 @@ def test_fused_unrolled_backward_equals_autograd_through_the_loop(act, n_iter, r
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
+def test_fused_backward_refuses_double_backward_and_plain_autograd_allows_it():
+    u = torch.randn(2, 3, 6, dtype=torch.float64, requires_grad=True)
+    for recompute in ("all", None):
+        layer = _layer(n_iter=2, recompute=recompute).train()
+        (g,) = torch.autograd.grad(layer(u).square().sum(), u, create_graph=True)
+        if recompute is None:
+            torch.autograd.grad(g.sum(), u)  # second derivative through plain autograd
+        else:  # e.g. a gradient penalty: an error, not silently missing second-order terms
+            with pytest.raises(RuntimeError, match="differentiate twice"):
+                g.sum().backward()
+
+
 @pytest.mark.parametrize("u_dtype", [torch.float32, torch.bfloat16])
 def test_fused_unrolled_backward_keeps_less_and_works_under_bf16_autocast(u_dtype):
     """u is bfloat16 when it comes from an autocast linear (the layer's W_in), float32 otherwise."""
