@@ -264,7 +264,9 @@ def _anderson(f: Callable, z0: torch.Tensor, tol: float, max_iter: int, m: int =
             residual = _rel_residual(fs[:, k % m], xs[:, k % m])
             if residual.item() < tol:
                 break
-    return fs[:, k % m].reshape(shape), it, residual
+    # a copy: a view would keep the whole (B, m, D) history alive as long as the solution is (the
+    # implicit gradient saves it for the backward pass)
+    return fs[:, k % m].reshape(shape).clone(), it, residual
 
 
 def _act_backward(act: str, grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

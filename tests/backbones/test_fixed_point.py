@@ -231,6 +231,17 @@ def test_implicit_gradient_memory_does_not_grow_with_iterations():
         assert saved_tensors(4) == saved_tensors(16)
 
 
+def test_anderson_solution_does_not_keep_its_history_alive():
+    """The implicit gradient saves the solution; a view into Anderson's (B, m, D) history would keep all
+    of it alive: both convergent solvers must leave the same bytes for the backward pass."""
+    u = torch.randn(4, 8, 16, requires_grad=True)
+    sizes = {}
+    for solver in ("fixed_point", "anderson"):
+        layer = ImplicitLayer(16, h_ratio=2.0, solver=solver, grad="implicit", tol=1e-4, max_iter=50)
+        sizes[solver] = _saved_bytes(lambda: layer(u))
+    assert sizes["anderson"] == sizes["fixed_point"]
+
+
 def test_non_convergence_warns_with_residual(caplog):
     layer = _layer(solver="fixed_point", tol=1e-14, max_iter=2)
     with caplog.at_level(logging.WARNING, logger="imixer"):
