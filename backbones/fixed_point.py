@@ -456,13 +456,11 @@ class ImplicitLayer(nn.Module):
         def f(z):
             return u + self._g(z, weights)
 
-        f.weights = weights
-
         if self.grad == "unroll":  # autograd through every step (solver 'unroll' or 'fixed_point')
-            z, iters, residual = self._solve(f, u)
+            z, iters, residual = self._solve(f, u, weights)
         else:
             with torch.no_grad():
-                z, iters, residual = self._solve(f, u.detach())
+                z, iters, residual = self._solve(f, u.detach(), weights)
             z = self._attach_gradient(z, u, weights)
         self.stats = {"iters": torch.tensor(float(iters)), "residual": residual.detach().float()}
         if self.solver != "unroll" and iters >= self.max_iter and residual.item() >= self.tol:
@@ -470,9 +468,9 @@ class ImplicitLayer(nn.Module):
                        f"{residual.item():.3e} > tol={self.tol} ({self.solver}); raise max_iter or lower coeff")
         return z
 
-    def _solve(self, f: Callable, u: torch.Tensor):
+    def _solve(self, f: Callable, u: torch.Tensor, weights):
         if self.solver == "unroll" and self.recompute is not None and torch.is_grad_enabled():
-            wa, ba, wb, bb = f.weights
+            wa, ba, wb, bb = weights
             z, prev = _UnrolledSolve.apply(u, wa, ba, wb, bb, self.n_iter, self.act_name, self.recompute)
             return z, self.n_iter, _rel_residual(z.detach(), prev.detach())
         if self.solver == "unroll":

@@ -25,6 +25,7 @@ _CHILDREN = {name: Registry(name.lower(), parent=getattr(_root, name), scope="im
                           "WEIGHT_INITIALIZERS", "OPTIMIZERS", "OPTIM_WRAPPERS", "OPTIM_WRAPPER_CONSTRUCTORS",
                           "PARAM_SCHEDULERS", "EVALUATOR", "TASK_UTILS", "VISUALIZERS", "VISBACKENDS",
                           "LOG_PROCESSORS", "INFERENCERS", "FUNCTIONS")}
+OPTIM_WRAPPERS = _CHILDREN["OPTIM_WRAPPERS"]  # tasks.common.amp registers CPUAmpOptimWrapper here
 
 # Names of the registered *backbones* (a subset of MODELS, which also holds task models).
 _BACKBONES: list = []
@@ -44,7 +45,6 @@ def register_backbone(name=None):
         return obj
 
     return _wrap
-OPTIM_WRAPPERS = _CHILDREN["OPTIM_WRAPPERS"]
 
 # mmengine imports ``<scope>.registry`` whenever it switches to a scope. Our scope is ``imixer`` but the
 # package is ``backbones`` (the user's layout), so make ``imixer.registry`` resolve to this module

@@ -186,12 +186,13 @@ def run_suite(cfg: SuiteConfig, max_cells: Optional[int] = None, progress: bool 
         if retry_failed and r["status"] == "error":
             continue
         done[(r["dataset"], r["detector"], int(r["seed"]), r["config_hash"])] = r
-    cells = []
+    cells, wanted = [], set()  # cells to compute; keys of every cell of this suite
     for spec in cfg.datasets:
         dkey = dataset_key(spec)
         for dname, dcfg in cfg.detectors.items():
             h = config_hash(spec, dcfg, cfg.test_size, cfg.standardize)
             for seed in cfg.seeds:
+                wanted.add((dkey, dname, int(seed), h))
                 if (dkey, dname, int(seed), h) not in done:
                     cells.append((spec, dkey, dname, dcfg, int(seed), h))
     total = len(cfg.datasets) * len(cfg.detectors) * len(cfg.seeds)
@@ -228,8 +229,6 @@ def run_suite(cfg: SuiteConfig, max_cells: Optional[int] = None, progress: bool 
         bar.update(1)
     bar.close()
     rows = read_results(csv_path)
-    wanted = {(dataset_key(s), d, int(seed), config_hash(s, c, cfg.test_size, cfg.standardize))
-              for s in cfg.datasets for d, c in cfg.detectors.items() for seed in cfg.seeds}
     rows = [r for r in rows if (r["dataset"], r["detector"], int(r["seed"]), r["config_hash"]) in wanted]
     md = summarize(rows, [dataset_key(s) for s in cfg.datasets], list(cfg.detectors), len(cfg.seeds))
     (out / "summary.md").write_text(md)

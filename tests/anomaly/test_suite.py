@@ -122,17 +122,9 @@ def test_runner_config_trains_and_tests(run_tool, tmp_path):
     assert "anomaly/roc_auc" in out and "anomaly/ap" in out
 
 
-def test_quick_and_data_options(tmp_path):
+def test_quick_and_data_options(tmp_path, load_tool):
     """--quick selects the config's subset and lighter neural settings; --data appends user files."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    tools = Path(__file__).resolve().parents[2] / "tools"
-    sys.path.insert(0, str(tools))
-    spec = importlib.util.spec_from_file_location("benchmark_anomaly", tools / "benchmark_anomaly.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_tool("benchmark_anomaly")
     np.savez(tmp_path / "u.npz", X=np.zeros((4, 2)), y=np.array([0, 0, 0, 1]))
     suite = mod.build_suite(mod.parse_args(["configs/anomaly/suite_odds.py", "--quick", "--data",
                                             str(tmp_path / "u.npz"), "--device", "cpu"]))

@@ -1,20 +1,7 @@
 """tools/gpu_check.py on the CPU: two fast tasks end to end, the verdicts, a missing dataset."""
-import importlib.util
 import json
 import math
 import re
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "tools" / "gpu_check.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _rows(markdown: str) -> dict:
@@ -55,8 +42,8 @@ def test_missing_dataset_fails_with_the_prepare_command(run_tool, tmp_path):
     assert status.startswith("FAIL") and "python tools/prepare_data.py odds_cardio" in status
 
 
-def test_verdicts():
-    gc = _load()
+def test_verdicts(load_tool):
+    gc = load_tool("gpu_check")
     good = dict(iters=3, warmup=1, losses={"loss": 0.5}, nonfinite=None, metrics={"acc": 1.0}, time_s=1.0,
                 peak_bytes=3 * 2**30, model="M/B", params=2e6, dtype="bfloat16")
     assert gc.judge(good, 0) == ("ok", "")
