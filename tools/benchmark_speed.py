@@ -13,7 +13,7 @@ then ``--steps`` timed steps of (a) training: forward, cross-entropy, backward, 
 implicit layer for the authors' algorithm written naively (the spectral-norm power iteration re-run
 at every fixed-point step, as their forward hook does), for comparison with ours.
 Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA, the process's peak RSS on CPU.
-``act MiB``: the bytes autograd saves for backward in one training forward (distinct storages,
+``act MiB``: the bytes autograd saves for backward in one eager training forward (distinct storages,
 parameters excluded): the activation memory, the same number on every device for a given dtype.
 ``--sweep KEY=V1,V2,...`` repeats every iMixer configuration for each value of one backbone option.
 """
@@ -128,7 +128,8 @@ def measure(cfg: dict) -> dict:
         with torch.inference_mode(), autocast:
             step_model(x)
 
-    result["act_mib"] = saved_activation_mib(lambda: step_model(x), model, autocast)
+    # on the eager model even with --compile: no second compilation under the saved-tensor hooks
+    result["act_mib"] = saved_activation_mib(lambda: model(x), model, autocast)
     for mode, fn in (("train", train_step), ("infer", infer_step)):
         if mode not in cfg["modes"]:
             continue
