@@ -20,17 +20,20 @@ import time
 
 import _bootstrap  # noqa: F401
 import numpy as np
+from mmengine.config import DictAction
 
 CONFIGS = {"iMixer": "configs/text/imixer_bbc-news.py", "MLP-Mixer (twin)": "configs/text/mlpmixer_bbc-news.py"}
 
 
-def run_mixer(config: str, seed: int, epochs, work_dir: str, threads: int) -> dict:
+def run_mixer(config: str, seed: int, epochs, work_dir: str, threads: int, cfg_options=None) -> dict:
     import torch
     from mmengine.config import Config
     from mmengine.runner import Runner
 
     torch.set_num_threads(threads)
     cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed)
     if epochs is not None:
@@ -101,6 +104,8 @@ def main() -> int:
     parser.add_argument("--work-dir", default="work_dirs/benchmark_text")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
     parser.add_argument("--out", default=None, help="write every run as JSON here")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default=None,
+                        help="override settings of both Mixer configs, as tools/train.py's --cfg-options")
     args = parser.parse_args()
 
     from tasks.text import prepare_bbc_news
@@ -120,7 +125,8 @@ def main() -> int:
             if name not in args.methods:
                 continue
             wd = osp.join(args.work_dir, f"{osp.splitext(osp.basename(config))[0]}_seed{seed}")
-            rows.append(dict(method=name, seed=seed, **run_mixer(config, seed, args.epochs, wd, args.threads)))
+            rows.append(dict(method=name, seed=seed, **run_mixer(config, seed, args.epochs, wd, args.threads,
+                                                             args.cfg_options)))
             print(json.dumps(rows[-1]), flush=True)
             if args.out:
                 os.makedirs(osp.dirname(args.out) or ".", exist_ok=True)

@@ -1,6 +1,7 @@
 # iMixer text classifier on BBC News (5 classes; python tools/prepare_data.py bbc_news).
 # A small CPU-feasible model: 8k WordPiece vocabulary trained on the training split, 256 tokens,
 # width 64, 2 blocks; the implicit token mixer in the authors' mode (h_ratio 2, 2 unrolled steps).
+# Regularised for 1,557 training articles: random windows + [UNK] dropout, weight EMA (docs/text.md).
 # After training, ExportHFHook writes the best checkpoint + tokenizer to <work_dir>/hf_export
 # (AutoModelForSequenceClassification / AutoTokenizer .from_pretrained after `import tasks.text`).
 _base_ = ['../_base_/default_runtime.py']
@@ -22,7 +23,9 @@ train_dataloader = dict(
     batch_size=32, num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
-    dataset=dict(data, split='train'))
+    # training-time augmentation: a random 254-piece window of each longer article, 10 % of the word
+    # pieces replaced by [UNK]; evaluation sees the first 254 pieces, unchanged
+    dataset=dict(data, split='train', crop='random', token_dropout=0.1))
 val_dataloader = dict(
     batch_size=64, num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
@@ -32,7 +35,7 @@ test_dataloader = dict(val_dataloader, dataset=dict(data, split='test'))
 val_evaluator = dict(type='ClsMetric')
 test_evaluator = val_evaluator
 
-max_epochs = 6
+max_epochs = 10
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=3e-3, weight_decay=0.05),
                      clip_grad=dict(max_norm=1.0))
 param_scheduler = [
@@ -44,4 +47,4 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(logger=dict(type='LoggerHook', interval=10))
-custom_hooks = [dict(type='SolverStatsHook'), dict(type='ExportHFHook', out_dir='hf_export', checkpoint='best')]
+custom_hooks = [dict(type='SolverStatsHook'), dict(type='EMAHook', momentum=0.02), dict(type='ExportHFHook', out_dir='hf_export', checkpoint='best')]

@@ -203,6 +203,11 @@ class TextClsDataset(Dataset):
         val_ratio, test_ratio, split_seed: the automatic split of a single CSV / folder source.
         output: ``'runner'`` items ``dict(inputs, attention_mask, labels)`` for mmengine models;
             ``'hf'`` items ``dict(input_ids, attention_mask, labels)`` for transformers' ``Trainer``.
+        crop: which ``max_length - 2`` word pieces of a longer text an item shows: ``'head'`` the first
+            ones (deterministic; what evaluation and the exported tokenizer use), ``'random'`` a window
+            drawn afresh at every access (training-time augmentation for long documents).
+        token_dropout: training-time augmentation: each word piece of an item is replaced by ``[UNK]``
+            with this probability, drawn afresh at every access (0: off).
 
     Raises:
         ValueError: an empty text, or a label that does not occur in the training split.
@@ -211,9 +216,15 @@ class TextClsDataset(Dataset):
     def __init__(self, source: Union[str, Path] = "bbc_news", split: str = "train", tokenizer: Optional[str] = None,
                  vocab_size: int = 8000, max_length: int = 256, subset: Optional[int] = None,
                  text_column: str = "text", label_column: str = "label", val_ratio: float = 0.1,
-                 test_ratio: float = 0.2, split_seed: int = 0, output: str = "runner") -> None:
+                 test_ratio: float = 0.2, split_seed: int = 0, output: str = "runner", crop: str = "head",
+                 token_dropout: float = 0.0) -> None:
         if output not in ("runner", "hf"):
             raise ValueError(f"output must be 'runner' or 'hf', got {output!r}")
+        if crop not in ("head", "random"):
+            raise ValueError(f"crop must be 'head' or 'random', got {crop!r}")
+        if not 0.0 <= token_dropout < 1.0:
+            raise ValueError(f"token_dropout must lie in [0, 1), got {token_dropout}")
+        self.crop, self.token_dropout = crop, float(token_dropout)
         if max_length < 3:
             raise ValueError(f"max_length must be >= 3 ([CLS], one token, [SEP]), got {max_length}")
         self.split, self.max_length, self.output = split, int(max_length), output
@@ -244,6 +255,9 @@ class TextClsDataset(Dataset):
         self.texts, self.ids = texts, ids
         self.label_ids = torch.tensor([classes.index(lab) for lab in labels], dtype=torch.long)
         self.input_ids, self.attention_mask, self.num_truncated = self._encode(texts)
+        # Word pieces without [CLS]/[SEP], kept only when items are cropped at random.
+        self._pieces = (self.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+                        if crop == "random" else None)
         print_log(f"[TextClsDataset] {split}: {len(texts)} texts, {len(classes)} classes; {self.num_truncated} "
                   f"({100.0 * self.num_truncated / len(texts):.1f} %) longer than max_length={self.max_length} "
                   "tokens were truncated", logger="current")
@@ -279,9 +293,26 @@ class TextClsDataset(Dataset):
     def __len__(self) -> int:
         return len(self.label_ids)
 
+    def _random_window(self, idx: int) -> torch.Tensor:
+        pieces, body = self._pieces[idx], self.max_length - 2
+        if len(pieces) <= body:
+            return self.input_ids[idx]
+        start = int(torch.randint(len(pieces) - body + 1, ()))
+        ids = [self.tokenizer.cls_token_id, *pieces[start:start + body], self.tokenizer.sep_token_id]
+        return torch.tensor(ids, dtype=self.input_ids.dtype)  # full length: no padding needed
+
     def __getitem__(self, idx: int) -> dict:
         key = "inputs" if self.output == "runner" else "input_ids"
-        return {key: self.input_ids[idx], "attention_mask": self.attention_mask[idx], "labels": self.label_ids[idx]}
+        ids, mask = self.input_ids[idx], self.attention_mask[idx]
+        if self.crop == "random":
+            ids = self._random_window(idx)
+        if self.token_dropout > 0:
+            # [CLS] and [SEP] are kept: only word pieces (mask 1, not special) are dropped.
+            length = int(mask.sum())
+            drop = torch.rand(length - 2) < self.token_dropout
+            ids = ids.clone()
+            ids[1:length - 1][drop] = self.tokenizer.unk_token_id
+        return {key: ids, "attention_mask": mask, "labels": self.label_ids[idx]}
 
 
 __all__ = ["TextClsDataset", "prepare_bbc_news", "load_split", "stratified_split", "resolve_source",

@@ -61,6 +61,39 @@ def test_long_texts_are_truncated_and_logged(text_dir):
     assert short.num_truncated == 0
 
 
+def test_random_crop_and_token_dropout_augment_training_items(text_dir):
+    kw = dict(source=str(text_dir), split="train", tokenizer=str(text_dir / "tok"), vocab_size=150, max_length=8)
+    head = TextClsDataset(**kw)
+    crop = TextClsDataset(**kw, crop="random")
+    cls_id, sep_id = head.tokenizer.cls_token_id, head.tokenizer.sep_token_id
+    torch.manual_seed(0)
+    windows = set()
+    for i in range(len(crop)):
+        pieces = head.tokenizer(head.texts[i], add_special_tokens=False)["input_ids"]
+        text = " ".join(map(str, pieces))
+        for _ in range(8):
+            ids = crop[i]["inputs"]
+            assert ids.shape == (8,) and ids[0] == cls_id and ids[-1] == sep_id
+            assert bool(crop[i]["attention_mask"].all())  # every tiny text is longer than 8 tokens
+            window = " ".join(map(str, ids[1:-1].tolist()))
+            assert f" {window} " in f" {text} "  # a contiguous run of the text's word pieces
+            windows.add((i, window))
+    assert len(windows) > 2 * len(crop)  # the window moves between accesses
+    assert torch.equal(crop.input_ids, head.input_ids)  # the stored encoding is the head crop
+
+    drop = TextClsDataset(**kw, token_dropout=0.5)
+    unk = drop.tokenizer.unk_token_id
+    dropped = torch.stack([drop[i]["inputs"] for i in range(len(drop)) for _ in range(10)])
+    kept = head.input_ids.repeat_interleave(10, 0)
+    changed = dropped != kept
+    assert (dropped[changed] == unk).all()  # dropped word pieces become [UNK], nothing else changes
+    assert not changed[:, 0].any() and not changed[:, -1].any()  # [CLS] and [SEP] are never dropped
+    assert 0.35 < changed[:, 1:-1].float().mean() < 0.65
+    for bad in (dict(crop="middle"), dict(token_dropout=1.0), dict(token_dropout=-0.1)):
+        with pytest.raises(ValueError, match="crop must be|token_dropout must"):
+            TextClsDataset(**kw, **bad)
+
+
 def test_empty_text_is_an_error(tmp_path, corpus):
     rows = corpus.make_texts(10)
     rows[5] = ("   ", rows[5][1])
