@@ -2,6 +2,7 @@
 
     python tools/benchmark_text.py                              # BBC News, seeds 0 1 2
     python tools/benchmark_text.py --seeds 0 1 2 --epochs 6 --out results/text_bench.json
+    python tools/benchmark_text.py --vocab bert_uncased --methods iMixer   # the *_bert-vocab.py configs
 
 The Mixers train through mmengine's Runner from ``configs/text/imixer_bbc-news.py`` and
 ``configs/text/mlpmixer_bbc-news.py`` (the same configs ``tools/train.py`` takes), select the best
@@ -104,6 +105,9 @@ def main() -> int:
     parser.add_argument("--work-dir", default="work_dirs/benchmark_text")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
     parser.add_argument("--out", default=None, help="write every run as JSON here")
+    parser.add_argument("--vocab", choices=["trained", "bert_uncased"], default="trained",
+                        help="the Mixers' vocabulary: WordPiece trained on the training split (configs/text/*_bbc-news.py) "
+                             "or BERT's (*_bbc-news_bert-vocab.py; python tools/prepare_data.py bert_uncased)")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, default=None,
                         help="override settings of both Mixer configs, as tools/train.py's --cfg-options")
     args = parser.parse_args()
@@ -124,8 +128,11 @@ def main() -> int:
         for name, config in CONFIGS.items():
             if name not in args.methods:
                 continue
+            if args.vocab == "bert_uncased":
+                config = config.replace(".py", "_bert-vocab.py")
             wd = osp.join(args.work_dir, f"{osp.splitext(osp.basename(config))[0]}_seed{seed}")
-            rows.append(dict(method=name, seed=seed, **run_mixer(config, seed, args.epochs, wd, args.threads,
+            label = name if args.vocab == "trained" else f"{name}, BERT vocabulary"
+            rows.append(dict(method=label, seed=seed, **run_mixer(config, seed, args.epochs, wd, args.threads,
                                                              args.cfg_options)))
             print(json.dumps(rows[-1]), flush=True)
             if args.out:

@@ -6,7 +6,7 @@ Importing this package registers
   :class:`IMixerForSequenceClassification` with ``AutoModel`` / ``AutoModelForSequenceClassification``;
 * the runner pieces in the imixer registries: the model ``HFTextClassifier``, the dataset
   ``TextClsDataset``, the hook ``ExportHFHook``;
-* the ``bbc_news`` preparer (``python tools/prepare_data.py bbc_news``).
+* the ``bbc_news`` and ``bert_uncased`` preparers (``python tools/prepare_data.py bbc_news``).
 
 Example::
 
@@ -21,7 +21,7 @@ from .configuration_imixer import IMixerConfig
 from .datasets import TextClsDataset, load_split, prepare_bbc_news
 from .model import ExportHFHook, HFTextClassifier
 from .modeling_imixer import IMixerForSequenceClassification, IMixerModel, IMixerPreTrainedModel
-from .tokenization import load_tokenizer, train_wordpiece_tokenizer
+from .tokenization import load_tokenizer, prepare_bert_uncased, train_wordpiece_tokenizer
 
 AutoConfig.register(IMixerConfig.model_type, IMixerConfig, exist_ok=True)
 AutoModel.register(IMixerConfig, IMixerModel, exist_ok=True)
@@ -29,4 +29,4 @@ AutoModelForSequenceClassification.register(IMixerConfig, IMixerForSequenceClass
 
 __all__ = ["IMixerConfig", "IMixerPreTrainedModel", "IMixerModel", "IMixerForSequenceClassification",
            "TextClsDataset", "load_split", "prepare_bbc_news", "HFTextClassifier", "ExportHFHook",
-           "train_wordpiece_tokenizer", "load_tokenizer"]
+           "train_wordpiece_tokenizer", "load_tokenizer", "prepare_bert_uncased"]

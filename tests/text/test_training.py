@@ -1,4 +1,5 @@
 """Training the text iMixer: 2 steps through tools/train.py (mmengine Runner) and 2 through transformers' Trainer."""
+import pytest
 import torch
 from mmengine.config import Config
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
@@ -48,6 +49,19 @@ def test_explicit_twin_config_builds():
         {k: v for k, v in ref.items() if k not in ("token_mixer", "h_ratio", "n_iter")}
     model = MODELS.build(dict(cfg.model, hf_config=dict(cfg.model.hf_config, vocab_size=100, hidden_size=8)))
     assert model.hf_model.imixer.encoder.token_mixer == "mlp"
+
+
+def test_bert_vocabulary_configs_differ_only_in_the_vocabulary():
+    base = Config.fromfile(CFG)
+    bert = Config.fromfile("configs/text/imixer_bbc-news_bert-vocab.py")
+    twin = Config.fromfile("configs/text/mlpmixer_bbc-news_bert-vocab.py")
+    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        assert bert[loader].dataset.tokenizer == "bert_uncased" and twin[loader] == bert[loader]
+        assert {**bert[loader].dataset, "tokenizer": None} == {**base[loader].dataset}
+    assert bert.model.hf_config.vocab_size == 30522  # len(BERT's uncased vocabulary)
+    assert {**bert.model.hf_config, "vocab_size": 8000} == {**base.model.hf_config}
+    assert {**twin.model.hf_config, "token_mixer": "implicit"} == {**bert.model.hf_config}
+    assert twin.model.hf_config.token_mixer == "mlp"
 
 
 def test_hf_trainer_two_steps(text_dir, tmp_path):

@@ -1,0 +1,4 @@
+# The explicit twin of imixer_bbc-news_bert-vocab.py (python tools/prepare_data.py bert_uncased); the
+# inherited h_ratio / n_iter are the IMixerConfig defaults and unused by the MLP token mixer.
+_base_ = ['./imixer_bbc-news_bert-vocab.py']
+model = dict(hf_config=dict(token_mixer='mlp'))
