@@ -16,10 +16,16 @@ Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA, the process's peak RSS
 ``act MiB``: the bytes autograd saves for backward in one eager training forward (distinct storages,
 parameters excluded): the activation memory, the same number on every device for a given dtype.
 ``--sweep KEY=V1,V2,...`` repeats every iMixer configuration for each value of one backbone option.
+``--repeat R`` measures every configuration in R interleaved rounds and reports the median (min-max).
+``--profile N`` also runs ``--steps`` training steps under ``torch.profiler`` and prints each
+configuration's N most expensive operators (self time on the device: CUDA kernels on a GPU).
+
+    python tools/benchmark_speed.py --models imixer_s16_224 --modes train --batch-size 8 --steps 2 --profile 15
 """
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -95,6 +101,20 @@ def saved_activation_mib(forward, model, autocast) -> float:
     return sum(seen.values()) / 2**20
 
 
+def profile_table(fn, sync, device: torch.device, steps: int, top: int) -> str:
+    """The ``top`` operators by self time over ``steps`` calls of ``fn`` (device time on CUDA)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            fn()
+        sync()
+    sort_by = "self_device_time_total" if cuda else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=sort_by, row_limit=top)
+
+
 def measure(cfg: dict) -> dict:
     device = torch.device(cfg["device"])
     dtype = getattr(torch, cfg["dtype"])
@@ -148,6 +168,11 @@ def measure(cfg: dict) -> dict:
         result[f"{mode}_step_ms"] = dt * 1e3
         if device.type == "cuda":
             result[f"{mode}_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+        if mode == "train" and cfg.get("profile"):
+            try:
+                result["profile"] = profile_table(fn, sync, device, cfg["steps"], cfg["profile"])
+            except Exception as exc:  # the timings above stand without it
+                result["profile"] = f"profiler failed: {type(exc).__name__}: {exc}"
     if device.type != "cuda":
         result["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return result
@@ -172,8 +197,15 @@ def main():
     parser.add_argument("--json", help="also write the rows as JSON lines here")
     parser.add_argument("--verify", action="store_true", help="first check the fused backward's gradients against "
                         "autograd on --device (float64 and bf16 autocast); exit 1 on a mismatch")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also profile the training steps and print the N most expensive operators")
+    parser.add_argument("--repeat", type=int, default=1, metavar="R",
+                        help="measure every configuration R times, in R interleaved rounds, and report the median "
+                             "(and the range) of its throughput")
     parser.add_argument("--single", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error(f"--repeat must be >= 1, got {args.repeat}")
     if args.single:
         print("RESULT " + json.dumps(measure(json.loads(args.single))), flush=True)
         return
@@ -187,17 +219,26 @@ def main():
         if not key or not values:
             raise SystemExit(f"--sweep needs KEY=V1,V2,..., got {args.sweep!r}")
         sweep = [dict(kw, **_parse_kw([f"{key}={v}"])) for v in values.split(",")]
-    rows = []
+    cfgs = []
     for model in args.models:
         for impl in args.impl:
             if impl == "reference" and not model.startswith("imixer"):
                 continue
             # the sweep applies to our iMixer only: the Mixer and the naive reference run once
             for variant in (sweep if impl == "ours" and model.startswith("imixer") else [kw]):
-                cfg = dict(model=model, impl=impl, batch_size=args.batch_size, img_size=args.img_size,
-                           device=args.device, dtype=args.dtype, compile=args.compile, modes=args.modes,
-                           steps=args.steps, warmup=args.warmup, kw=variant if model.startswith("imixer") else {})
-                rows += _run_config(cfg)
+                cfgs.append(dict(model=model, impl=impl, batch_size=args.batch_size, img_size=args.img_size,
+                                 device=args.device, dtype=args.dtype, compile=args.compile, modes=args.modes,
+                                 steps=args.steps, warmup=args.warmup, profile=args.profile,
+                                 kw=variant if model.startswith("imixer") else {}))
+    # --repeat: every configuration once per round, rounds one after the other, so that a slow phase of
+    # the machine hits all configurations alike; the table shows the median round
+    runs = [[] for _ in cfgs]
+    for rnd in range(args.repeat):
+        if args.repeat > 1:
+            print(f"[speed] round {rnd + 1} of {args.repeat}", file=sys.stderr, flush=True)
+        for i, cfg in enumerate(cfgs):
+            runs[i] += _run_config(dict(cfg, profile=args.profile if rnd == 0 else 0))
+    rows = [_median_row(r) for r in runs if r]
     mem_key = "train_peak_gib" if args.device.startswith("cuda") else "peak_rss_gib"
     print(f"\ndevice={args.device} dtype={args.dtype} batch={args.batch_size} img={args.img_size} "
           f"compile={args.compile} torch={torch.__version__} threads={torch.get_num_threads()}")
@@ -205,13 +246,35 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         opts = " ".join(f"{k}={v}" for k, v in r["kw"].items()) or "-"
-        print(f"| {r['model']} | {r['impl']} | {opts} | {r['params_m']:.1f} | {r.get('train_img_s', float('nan')):.2f} | "
-              f"{r.get('infer_img_s', float('nan')):.2f} | {r.get(mem_key, float('nan')):.2f} | "
+        print(f"| {r['model']} | {r['impl']} | {opts} | {r['params_m']:.1f} | {_throughput_cell(r, 'train_img_s')} | "
+              f"{_throughput_cell(r, 'infer_img_s')} | {r.get(mem_key, float('nan')):.2f} | "
               f"{r.get('act_mib', float('nan')):.0f} |")
+    for r in rows:
+        if "profile" in r:
+            opts = " ".join(f"{k}={v}" for k, v in r["kw"].items())
+            print(f"\nprofile of {r['steps']} training steps: {r['model']} ({r['impl']}{', ' + opts if opts else ''})")
+            print(r["profile"])
     if args.json:
         with open(args.json, "a") as f:
             for r in rows:
                 f.write(json.dumps(r) + "\n")
+
+
+def _median_row(runs: list) -> dict:
+    """One row for the repeated runs of a configuration: the median throughput and every run's."""
+    row = dict(runs[0], repeats=len(runs))
+    for key in ("train_img_s", "infer_img_s"):
+        values = [r[key] for r in runs if key in r]
+        if values:
+            row[key], row[f"{key}_runs"] = statistics.median(values), values
+    return row
+
+
+def _throughput_cell(row: dict, key: str) -> str:
+    """``median`` or, over several runs, ``median (min-max)``."""
+    runs = row.get(f"{key}_runs", [])
+    cell = f"{row.get(key, float('nan')):.2f}"
+    return cell + (f" ({min(runs):.2f}-{max(runs):.2f})" if len(runs) > 1 else "")
 
 
 def _run_config(cfg: dict) -> list:

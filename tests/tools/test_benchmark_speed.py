@@ -1,12 +1,14 @@
 """tools/benchmark_speed.py on the CPU: a recompute sweep and the naive reference, tiny images."""
 import json
 
+import pytest
+
 
 def test_sweep_reports_less_activation_memory_with_recompute(run_tool, tmp_path):
     out = tmp_path / "rows.jsonl"
-    run_tool(["tools/benchmark_speed.py", "--models", "imixer_s16_224", "--impl", "ours", "reference",
-              "--img-size", "32", "--batch-size", "2", "--steps", "1", "--warmup", "0", "--modes", "train",
-              "--sweep", "recompute=all,null", "--json", out, "--verify"])
+    proc = run_tool(["tools/benchmark_speed.py", "--models", "imixer_s16_224", "--impl", "ours", "reference",
+                     "--img-size", "32", "--batch-size", "2", "--steps", "1", "--warmup", "0", "--modes", "train",
+                     "--sweep", "recompute=all,null", "--json", out, "--verify", "--profile", "5"])
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["impl"], r["kw"].get("recompute", "-")) for r in rows] == [("ours", "all"), ("ours", None),
                                                                           ("reference", "-")]
@@ -15,8 +17,24 @@ def test_sweep_reports_less_activation_memory_with_recompute(run_tool, tmp_path)
     # weight per step) stores every step's activations
     assert act[("ours", "all")] < act[("ours", None)] <= act[("reference", "-")]
     assert all(r["train_img_s"] > 0 for r in rows)
+    # --profile: each configuration's operator table, printed after the summary
+    assert proc.stdout.count("profile of 1 training steps: imixer_s16_224") == 3
+    table = proc.stdout.split("profile of 1 training steps")[1]
+    assert "Self CPU" in table and "aten::" in table and "profiler failed" not in table
 
 
 def test_bad_sweep_is_explained(run_tool):
     proc = run_tool(["tools/benchmark_speed.py", "--sweep", "recompute"], check=False)
     assert proc.returncode != 0 and "KEY=V1,V2" in proc.stderr
+
+
+def test_repeat_reports_the_median_round(run_tool, tmp_path):
+    out = tmp_path / "rows.jsonl"
+    proc = run_tool(["tools/benchmark_speed.py", "--models", "mlpmixer_s16_224", "--img-size", "32", "--batch-size",
+                     "2", "--steps", "1", "--warmup", "0", "--modes", "train", "--repeat", "2", "--json", out])
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    runs = row["train_img_s_runs"]
+    assert row["repeats"] == 2 and len(runs) == 2 and row["train_img_s"] == pytest.approx(sum(runs) / 2)
+    assert f"{row['train_img_s']:.2f} ({min(runs):.2f}-{max(runs):.2f})" in proc.stdout
+    bad = run_tool(["tools/benchmark_speed.py", "--repeat", "0"], check=False)
+    assert bad.returncode != 0 and "--repeat must be >= 1" in bad.stderr
