@@ -14,7 +14,10 @@ implicit layer for the authors' algorithm written naively (the spectral-norm pow
 at every fixed-point step, as their forward hook does), for comparison with ours.
 Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA, the process's peak RSS on CPU.
 ``act MiB``: the bytes autograd saves for backward in one eager training forward (distinct storages,
-parameters excluded): the activation memory, the same number on every device for a given dtype.
+parameters excluded): the activation memory, the same number on every device for a given dtype and
+``recompute`` mode (the default ``'auto'`` is plain autograd on the CPU and ``'all'`` on a GPU).
+``train GFLOP/img``: the matrix-product and convolution work of one training forward + backward per
+image (``torch.utils.flop_counter``), exact where the timings are noisy.
 ``--sweep KEY=V1,V2,...`` repeats every iMixer configuration for each value of one backbone option.
 ``--repeat R`` measures every configuration in R interleaved rounds and reports the median (min-max).
 ``--profile N`` also runs ``--steps`` training steps under ``torch.profiler`` and prints each
@@ -115,6 +118,20 @@ def profile_table(fn, sync, device: torch.device, steps: int, top: int) -> str:
     return prof.key_averages().table(sort_by=sort_by, row_limit=top)
 
 
+def train_gflop_per_image(model, x, y, autocast) -> float:
+    """GFLOP of one training forward + backward per image (matrix products and convolutions, counted
+    by ``torch.utils.flop_counter``): the work of a step, free of the timing noise."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        with autocast:
+            loss = F.cross_entropy(model(x).float(), y)
+        loss.backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / x.shape[0] / 1e9
+
+
 def measure(cfg: dict) -> dict:
     device = torch.device(cfg["device"])
     dtype = getattr(torch, cfg["dtype"])
@@ -150,6 +167,7 @@ def measure(cfg: dict) -> dict:
 
     # on the eager model even with --compile: no second compilation under the saved-tensor hooks
     result["act_mib"] = saved_activation_mib(lambda: model(x), model, autocast)
+    result["train_gflop"] = train_gflop_per_image(model, x, y, autocast)
     for mode, fn in (("train", train_step), ("infer", infer_step)):
         if mode not in cfg["modes"]:
             continue
@@ -170,9 +188,9 @@ def measure(cfg: dict) -> dict:
             result[f"{mode}_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
         if mode == "train" and cfg.get("profile"):
             try:
-                result["profile"] = profile_table(fn, sync, device, cfg["steps"], cfg["profile"])
+                result["profile_table"] = profile_table(fn, sync, device, cfg["steps"], cfg["profile"])
             except Exception as exc:  # the timings above stand without it
-                result["profile"] = f"profiler failed: {type(exc).__name__}: {exc}"
+                result["profile_table"] = f"profiler failed: {type(exc).__name__}: {exc}"
     if device.type != "cuda":
         result["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return result
@@ -242,18 +260,19 @@ def main():
     mem_key = "train_peak_gib" if args.device.startswith("cuda") else "peak_rss_gib"
     print(f"\ndevice={args.device} dtype={args.dtype} batch={args.batch_size} img={args.img_size} "
           f"compile={args.compile} torch={torch.__version__} threads={torch.get_num_threads()}")
-    print("| model | impl | options | params (M) | train img/s | infer img/s | peak mem (GiB) | act MiB |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | impl | options | params (M) | train img/s | infer img/s | peak mem (GiB) | act MiB | "
+          "train GFLOP/img |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         opts = " ".join(f"{k}={v}" for k, v in r["kw"].items()) or "-"
         print(f"| {r['model']} | {r['impl']} | {opts} | {r['params_m']:.1f} | {_throughput_cell(r, 'train_img_s')} | "
               f"{_throughput_cell(r, 'infer_img_s')} | {r.get(mem_key, float('nan')):.2f} | "
-              f"{r.get('act_mib', float('nan')):.0f} |")
+              f"{r.get('act_mib', float('nan')):.0f} | {r.get('train_gflop', float('nan')):.2f} |")
     for r in rows:
-        if "profile" in r:
+        if "profile_table" in r:
             opts = " ".join(f"{k}={v}" for k, v in r["kw"].items())
             print(f"\nprofile of {r['steps']} training steps: {r['model']} ({r['impl']}{', ' + opts if opts else ''})")
-            print(r["profile"])
+            print(r["profile_table"])
     if args.json:
         with open(args.json, "a") as f:
             for r in rows:

@@ -8,6 +8,7 @@
 #   rehearsal on the CPU, tiny sizes:
 #       DEVICE=cpu BATCH=2 IMG=32 STEPS=1 WARMUP=0 DTYPE=float32 ITERS=2 bash tools/device_check.sh
 #   parts: PARTS="eager compile convergent tasks" (default: all four, in this order)
+#   PROFILE=N: the eager part also prints each configuration's N most expensive device operators (0: off)
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-work_dirs/device}
@@ -18,6 +19,7 @@ STEPS=${STEPS:-10}
 WARMUP=${WARMUP:-3}
 DTYPE=${DTYPE:-bfloat16}
 ITERS=${ITERS:-30}
+PROFILE=${PROFILE:-15}
 PARTS=${PARTS:-eager compile convergent tasks}
 PY=${PYTHON:-python3}
 mkdir -p "$OUT"
@@ -37,7 +39,7 @@ status=0
 for part in $PARTS; do
     case $part in
         eager) speed eager --verify --models imixer_s16_224 mlpmixer_s16_224 --impl ours reference \
-                   --sweep recompute=all,act,null || status=1 ;;
+                   --sweep recompute=all,act,null --profile "$PROFILE" || status=1 ;;
         compile) speed compile --compile --models imixer_s16_224 mlpmixer_s16_224 || status=1 ;;
         convergent) speed convergent --models imixer_s16_224 --modes train --kw solver=anderson tol=1e-3 \
                         --sweep max_iter=4,8,16 || status=1 ;;

@@ -56,8 +56,9 @@ class IMixerConfig(PretrainedConfig):
         anderson_m: Anderson memory.
         phantom_steps: the phantom gradient's ``k``.
         phantom_damping: the phantom gradient's ``lambda``.
-        recompute: what the unrolled solver's backward recomputes (``'all'``, ``'act'`` or ``None``;
-            memory vs. compute, same gradients).
+        recompute: what the unrolled solver's backward recomputes (``'auto'``, ``'all'``, ``'act'`` or
+            ``None``; memory vs. compute, same gradients; ``'auto'``: ``'all'`` on a GPU, ``None`` on
+            the CPU).
         **kwargs: :class:`~transformers.PretrainedConfig` options (``num_labels``, ``id2label``,
             ``label2id``, ``problem_type``, ...).
     """
@@ -88,7 +89,7 @@ class IMixerConfig(PretrainedConfig):
     anderson_m: int = 5
     phantom_steps: int = 5
     phantom_damping: float = 0.5
-    recompute: Optional[str] = "all"
+    recompute: Optional[str] = "auto"
 
     def __post_init__(self, **kwargs) -> None:
         self.mlp_ratio = tuple(float(r) for r in self.mlp_ratio)

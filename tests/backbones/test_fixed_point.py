@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from backbones.fixed_point import (ACTIVATIONS, ImplicitLayer, ImplicitMLP, SpectralNormLinear, collect_solver_stats,
-                                   lipschitz_bound, resolve_coeff)
+                                   lipschitz_bound, resolve_coeff, resolve_recompute)
 
 
 def _layer(dtype=torch.float64, **kw):
@@ -157,6 +157,20 @@ def test_fused_unrolled_backward_equals_autograd_through_the_loop(act, n_iter, r
         grads[-1] += (out.detach(),)
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_auto_recompute_is_autograd_on_the_cpu_and_the_fused_backward_elsewhere():
+    assert resolve_recompute("auto", torch.device("cpu")) is None
+    assert resolve_recompute("auto", torch.device("cuda", 0)) == "all"
+    for mode in ("all", "act", None):
+        assert resolve_recompute(mode, torch.device("cpu")) == resolve_recompute(mode, torch.device("cuda")) == mode
+    u = torch.randn(2, 3, 6, dtype=torch.float64, requires_grad=True)
+    grad_fns = {}
+    for recompute in ("auto", "all"):
+        z = _layer(n_iter=2, recompute=recompute).train()(u)
+        grad_fns[recompute] = type(z.grad_fn).__name__
+    assert grad_fns["all"] == "_UnrolledSolveBackward" and grad_fns["auto"] != grad_fns["all"]
+    assert ImplicitLayer(8).recompute == "auto"
 
 
 def test_fused_backward_refuses_double_backward_and_plain_autograd_allows_it():

@@ -210,11 +210,13 @@ def test_wrong_input_size_is_explained():
         model(torch.randn(1, 1, 32, 32))
 
 
-def test_authors_mode_traces_into_one_graph_for_torch_compile():
-    """No graph break in a training forward of the unrolled iMixer (fused backward included), so
+@pytest.mark.parametrize("recompute", ["all", None, "auto"])
+def test_authors_mode_traces_into_one_graph_for_torch_compile(recompute):
+    """No graph break in a training forward of the unrolled iMixer (fused backward or plain autograd), so
     ``torch.compile`` sees the whole model; the convergent solvers stop on a host-side test by design."""
     torch.manual_seed(0)
-    model = MLPMixer(img_size=32, patch_size=8, embed_dim=32, num_blocks=2, num_classes=10, token_mixer="implicit")
+    model = MLPMixer(img_size=32, patch_size=8, embed_dim=32, num_blocks=2, num_classes=10, token_mixer="implicit",
+                     recompute=recompute)
     explanation = torch._dynamo.explain(lambda x: model(x).square().mean())(torch.randn(2, 3, 32, 32))
     assert explanation.graph_break_count == 0, explanation.break_reasons
     assert explanation.graph_count == 1

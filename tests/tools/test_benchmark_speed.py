@@ -17,6 +17,9 @@ def test_sweep_reports_less_activation_memory_with_recompute(run_tool, tmp_path)
     # weight per step) stores every step's activations
     assert act[("ours", "all")] < act[("ours", None)] <= act[("reference", "-")]
     assert all(r["train_img_s"] > 0 for r in rows)
+    gflop = {(r["impl"], r["kw"].get("recompute", "-")): r["train_gflop"] for r in rows}
+    assert gflop[("ours", None)] == pytest.approx(gflop[("reference", "-")])  # the same products
+    assert gflop[("ours", "all")] > gflop[("ours", None)]  # plus the recomputed hidden layer
     # --profile: each configuration's operator table, printed after the summary
     assert proc.stdout.count("profile of 1 training steps: imixer_s16_224") == 3
     table = proc.stdout.split("profile of 1 training steps")[1]
