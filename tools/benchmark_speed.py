@@ -20,7 +20,7 @@ parameters excluded): the activation memory, the same number on every device for
 image (``torch.utils.flop_counter``), exact where the timings are noisy.
 ``--sweep KEY=V1,V2,...`` repeats every iMixer configuration for each value of one backbone option.
 ``--repeat R`` measures every configuration in R interleaved rounds and reports the median (min-max).
-``--profile N`` also runs ``--steps`` training steps under ``torch.profiler`` and prints each
+``--profile N`` also runs two training steps under ``torch.profiler`` and prints each
 configuration's N most expensive operators (self time on the device: CUDA kernels on a GPU).
 
     python tools/benchmark_speed.py --models imixer_s16_224 --modes train --batch-size 8 --steps 2 --profile 15
@@ -102,6 +102,9 @@ def saved_activation_mib(forward, model, autocast) -> float:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast:
         forward()
     return sum(seen.values()) / 2**20
+
+
+PROFILE_STEPS = 2  # enough to rank the operators; the profiler's bookkeeping grows with every event
 
 
 def profile_table(fn, sync, device: torch.device, steps: int, top: int) -> str:
@@ -188,7 +191,7 @@ def measure(cfg: dict) -> dict:
             result[f"{mode}_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
         if mode == "train" and cfg.get("profile"):
             try:
-                result["profile_table"] = profile_table(fn, sync, device, cfg["steps"], cfg["profile"])
+                result["profile_table"] = profile_table(fn, sync, device, PROFILE_STEPS, cfg["profile"])
             except Exception as exc:  # the timings above stand without it
                 result["profile_table"] = f"profiler failed: {type(exc).__name__}: {exc}"
     if device.type != "cuda":
@@ -271,7 +274,7 @@ def main():
     for r in rows:
         if "profile_table" in r:
             opts = " ".join(f"{k}={v}" for k, v in r["kw"].items())
-            print(f"\nprofile of {r['steps']} training steps: {r['model']} ({r['impl']}{', ' + opts if opts else ''})")
+            print(f"\nprofile of {PROFILE_STEPS} training steps: {r['model']} ({r['impl']}{', ' + opts if opts else ''})")
             print(r["profile_table"])
     if args.json:
         with open(args.json, "a") as f:

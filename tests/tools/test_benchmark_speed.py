@@ -21,8 +21,8 @@ def test_sweep_reports_less_activation_memory_with_recompute(run_tool, tmp_path)
     assert gflop[("ours", None)] == pytest.approx(gflop[("reference", "-")])  # the same products
     assert gflop[("ours", "all")] > gflop[("ours", None)]  # plus the recomputed hidden layer
     # --profile: each configuration's operator table, printed after the summary
-    assert proc.stdout.count("profile of 1 training steps: imixer_s16_224") == 3
-    table = proc.stdout.split("profile of 1 training steps")[1]
+    assert proc.stdout.count("profile of 2 training steps: imixer_s16_224") == 3
+    table = proc.stdout.split("profile of 2 training steps")[1]
     assert "Self CPU" in table and "aten::" in table and "profiler failed" not in table
 
 
