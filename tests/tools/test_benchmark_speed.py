@@ -31,6 +31,14 @@ def test_bad_sweep_is_explained(run_tool):
     assert proc.returncode != 0 and "KEY=V1,V2" in proc.stderr
 
 
+def test_a_failed_configuration_fails_the_run(run_tool):
+    proc = run_tool(["tools/benchmark_speed.py", "--models", "imixer_s16_224", "--impl", "reference", "--kw",
+                     "solver=anderson", "--img-size", "32", "--batch-size", "2", "--steps", "1", "--warmup", "0",
+                     "--modes", "train"], check=False)
+    assert proc.returncode == 1
+    assert "the authors' unrolled algorithm" in proc.stderr and "1 measurement(s) failed" in proc.stderr
+
+
 def test_repeat_reports_the_median_round(run_tool, tmp_path):
     out = tmp_path / "rows.jsonl"
     proc = run_tool(["tools/benchmark_speed.py", "--models", "mlpmixer_s16_224", "--img-size", "32", "--batch-size",
@@ -41,3 +49,25 @@ def test_repeat_reports_the_median_round(run_tool, tmp_path):
     assert f"{row['train_img_s']:.2f} ({min(runs):.2f}-{max(runs):.2f})" in proc.stdout
     bad = run_tool(["tools/benchmark_speed.py", "--repeat", "0"], check=False)
     assert bad.returncode != 0 and "--repeat must be >= 1" in bad.stderr
+
+
+def test_flop_count_matches_torch_and_survives_the_implicit_gradient(load_tool):
+    """The FLOP column counts what torch.utils.flop_counter counts, also through the implicit gradient's
+    autograd.grad inside the backward pass (where FlopCounterMode's module tracker fails)."""
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from backbones import MLPMixer
+
+    bs = load_tool("benchmark_speed")
+    x, y = torch.randn(2, 3, 16, 16), torch.tensor([0, 1])
+    kw = dict(img_size=16, patch_size=4, embed_dim=16, num_blocks=1, num_classes=2, token_mixer="implicit")
+    torch.manual_seed(0)
+    unrolled = MLPMixer(**kw, recompute="all")
+    with FlopCounterMode(display=False) as ref:
+        F.cross_entropy(unrolled(x), y).backward()
+    off = torch.autocast("cpu", enabled=False)
+    assert bs.train_gflop_per_image(unrolled, x, y, off) == pytest.approx(ref.get_total_flops() / 2 / 1e9)
+    convergent = MLPMixer(**kw, solver="anderson", grad="implicit", tol=1e-3, max_iter=8)
+    assert bs.train_gflop_per_image(convergent, x, y, off) > 0
