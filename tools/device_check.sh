@@ -9,7 +9,7 @@
 #       DEVICE=cpu BATCH=2 IMG=32 STEPS=1 WARMUP=0 DTYPE=float32 ITERS=2 bash tools/device_check.sh
 #   parts: PARTS="eager compile convergent tasks" (default: all four, in this order)
 #   PROFILE=N: the eager part also prints each configuration's N most expensive device operators (0: off)
-set -u
+set -u -o pipefail  # a failed benchmark_speed (| tee) fails its part
 cd "$(dirname "$0")/.."
 OUT=${OUT:-work_dirs/device}
 DEVICE=${DEVICE:-cuda}

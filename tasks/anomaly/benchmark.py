@@ -192,8 +192,9 @@ def run_suite(cfg: SuiteConfig, max_cells: Optional[int] = None, progress: bool 
         for dname, dcfg in cfg.detectors.items():
             h = config_hash(spec, dcfg, cfg.test_size, cfg.standardize)
             for seed in cfg.seeds:
-                wanted.add((dkey, dname, int(seed), h))
-                if (dkey, dname, int(seed), h) not in done:
+                key = (dkey, dname, int(seed), h)
+                wanted.add(key)
+                if key not in done:
                     cells.append((spec, dkey, dname, dcfg, int(seed), h))
     total = len(cfg.datasets) * len(cfg.detectors) * len(cfg.seeds)
     if total - len(cells):

@@ -255,10 +255,10 @@ class TextClsDataset(Dataset):
         self.metainfo = dict(classes=classes)
         self.texts, self.ids = texts, ids
         self.label_ids = torch.tensor([classes.index(lab) for lab in labels], dtype=torch.long)
-        self.input_ids, self.attention_mask, self.num_truncated = self._encode(texts)
+        self.input_ids, self.attention_mask, full = self._encode(texts)
+        self.num_truncated = sum(len(ids) > self.max_length for ids in full)
         # Word pieces without [CLS]/[SEP], kept only when items are cropped at random.
-        self._pieces = (self.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
-                        if crop == "random" else None)
+        self._pieces = [ids[1:-1] for ids in full] if crop == "random" else None
         print_log(f"[TextClsDataset] {split}: {len(texts)} texts, {len(classes)} classes; {self.num_truncated} "
                   f"({100.0 * self.num_truncated / len(texts):.1f} %) longer than max_length={self.max_length} "
                   "tokens were truncated", logger="current")
@@ -284,12 +284,12 @@ class TextClsDataset(Dataset):
         tok.model_max_length = self.max_length  # the exported tokenizer truncates to the model's length
         return tok
 
-    def _encode(self, texts: List[str]) -> Tuple[torch.Tensor, torch.Tensor, int]:
+    def _encode(self, texts: List[str]) -> Tuple[torch.Tensor, torch.Tensor, List[List[int]]]:
+        """Padded / truncated ``input_ids`` and ``attention_mask``, and every text's untruncated ids."""
         full = self.tokenizer(texts, truncation=False, verbose=False)["input_ids"]
-        num_truncated = sum(len(ids) > self.max_length for ids in full)
         enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding="max_length",
                              return_tensors="pt")
-        return enc["input_ids"], enc["attention_mask"], int(num_truncated)
+        return enc["input_ids"], enc["attention_mask"], full
 
     def __len__(self) -> int:
         return len(self.label_ids)

