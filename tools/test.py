@@ -22,6 +22,8 @@ def parse_args():
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--show-dir", help="save visualised predictions here (detection / segmentation "
                         "configs with a visualization hook)")
+    parser.add_argument("--show-score-thr", type=float, default=None, help="detection: draw boxes scoring at "
+                        "least this with --show-dir (mmdet's DetVisualizationHook hides those under 0.3)")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, help="override config entries")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
@@ -42,6 +44,8 @@ def main():
         if vis is None:
             raise SystemExit("--show-dir needs a 'visualization' hook in default_hooks (detection / segmentation configs)")
         vis.update(draw=True, test_out_dir=args.show_dir)
+        if args.show_score_thr is not None:
+            vis.update(score_thr=args.show_score_thr)
     runner = Runner.from_cfg(cfg)
     runner.test()
 
