@@ -68,13 +68,13 @@ def _cls_opts(cfg, iters: int, work: Path) -> List[str]:
 
 
 def _scenes_opts(cfg, iters: int, work: Path) -> List[str]:
-    # detection and segmentation: tiny digit scenes generated on first use in the work directory
+    # detection and segmentation: tiny digit scenes generated (generate=True) in the work directory
     bs = cfg.train_dataloader.batch_size
     num_train, num_val = bs * iters, 2 * cfg.val_dataloader.batch_size
     root = work / f"digit_scenes_{num_train}_{num_val}"
     return ([f"train_cfg.max_iters={iters}", f"train_cfg.val_interval={iters}"]
             + _loader_opts("dataset.data_root", root) + _loader_opts("dataset.scenes.num_train", num_train)
-            + _loader_opts("dataset.scenes.num_val", num_val))
+            + _loader_opts("dataset.scenes.num_val", num_val) + _loader_opts("dataset.generate", True))
 
 
 def _det_opts(cfg, iters: int, work: Path) -> List[str]:

@@ -5,7 +5,7 @@ the loss :class:`FP32FocalLoss`, and the ``digit_scenes`` / ``mnist_scenes`` pre
 """
 from .datasets import CocoDetDataset, DigitScenesDataset
 from .losses import FP32FocalLoss
-from .scenes import generate_scenes, prepare_digit_scenes, prepare_mnist_scenes
+from tasks.common.scenes import generate_scenes, prepare_digit_scenes, prepare_mnist_scenes
 
 __all__ = ["CocoDetDataset", "DigitScenesDataset", "FP32FocalLoss", "generate_scenes", "prepare_digit_scenes",
            "prepare_mnist_scenes"]

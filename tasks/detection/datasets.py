@@ -14,7 +14,7 @@ from mmdet.datasets import CocoDataset
 
 from backbones.registry import DATASETS
 
-from .scenes import CLASSES, default_scenes_root, ensure_scenes
+from tasks.common.scenes import CLASSES, ensure_scenes
 
 #: one colour per digit for DetLocalVisualizer
 DIGIT_PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
@@ -56,22 +56,24 @@ class CocoDetDataset(CocoDataset):
 
 @DATASETS.register_module()
 class DigitScenesDataset(CocoDetDataset):
-    """The built-in digit scenes (:mod:`tasks.detection.scenes`) read by mmdet's ``CocoDataset``.
+    """The built-in digit scenes (:mod:`tasks.common.scenes`) read by mmdet's ``CocoDataset``.
 
-    The scenes are generated on first use when ``data_root`` holds none.
+    The scenes are generated on first use at the built-in location (safe with several processes).
 
     Args:
         source: ``'digits'`` (scikit-learn, built in) or ``'mnist'``.
-        scenes: overrides of the generator's defaults (``num_train``, ``num_val``, ``img_size``, ...).
+        scenes: settings the scenes must have (``num_train``, ``num_val``, ``img_size``, ...); an
+            existing set with other settings is an error unless ``generate=True``.
         data_root: scene directory; ``None`` -> ``<data root>/digit_scenes`` (``mnist_scenes``), where
-            the data root is ``$IMIXER_DATA`` or ``data/``.
+            the data root is ``$IMIXER_DATA`` or ``data/``. A folder without scenes is an error.
+        generate: ``True`` generates (or regenerates) the scenes at a ``data_root`` of your choice.
         **kwargs: ``CocoDataset`` arguments (``ann_file``, ``data_prefix``, ``pipeline``, ...).
     """
 
     METAINFO = dict(classes=CLASSES, palette=DIGIT_PALETTE)
 
     def __init__(self, source: str = "digits", scenes: Optional[dict] = None, data_root: Optional[str] = None,
-                 **kwargs) -> None:
-        root = ensure_scenes(data_root or default_scenes_root(source), source, scenes)
+                 generate: Optional[bool] = None, **kwargs) -> None:
+        root = ensure_scenes(data_root, source, scenes, generate)
         self.source = source
         super().__init__(data_root=str(root), **kwargs)

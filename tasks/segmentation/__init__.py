@@ -1,8 +1,8 @@
 """Semantic segmentation with mmseg and the ``imixer.IMixerPyramid`` backbone.
 
 Registers (scope ``imixer``) the datasets :class:`SegFolderDataset` (any mmseg ``img_dir/ann_dir``
-folder), :class:`DigitScenesSegDataset` (the built-in digit scenes, shared with
-:mod:`tasks.detection`, whose preparers ``digit_scenes`` / ``mnist_scenes`` also write these masks) and
+folder), :class:`DigitScenesSegDataset` (the built-in digit scenes of
+:mod:`tasks.common.scenes`, shared with detection, whose preparers ``digit_scenes`` / ``mnist_scenes`` also write these masks) and
 the hook :class:`SegVisualizationHook` (mmseg's, plus ``tools/test.py --show-dir``) and the metric
 :class:`ForegroundIoUMetric` (binary foreground IoU and the class accuracy on foreground pixels).
 """

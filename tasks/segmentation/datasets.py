@@ -2,7 +2,7 @@
 
 * :class:`SegFolderDataset`: any dataset in that layout (images and ``uint8`` class-index PNG maps with
   the same file stem), with clear errors for empty or mismatched folders and a missing class list.
-* :class:`DigitScenesSegDataset`: the built-in digit scenes (:mod:`tasks.detection.scenes`), 11 classes
+* :class:`DigitScenesSegDataset`: the built-in digit scenes (:mod:`tasks.common.scenes`), 11 classes
   (``background`` + the digits ``'0'``..``'9'``), generated on first use.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import List, Optional
 from mmseg.datasets import BaseSegDataset
 
 from backbones.registry import DATASETS
-from tasks.detection.scenes import SEG_CLASSES, default_scenes_root, ensure_scenes
+from tasks.common.scenes import SEG_CLASSES, ensure_scenes
 
 SEG_PALETTE = [(0, 0, 0), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
                (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
@@ -57,15 +57,18 @@ class DigitScenesSegDataset(SegFolderDataset):
 
     Args:
         source: ``'digits'`` (scikit-learn, built in) or ``'mnist'``.
-        scenes: overrides of the generator's defaults (``num_train``, ``img_size``, ...).
-        data_root: scene directory; ``None`` -> ``<data root>/digit_scenes`` (``mnist_scenes``).
+        scenes: settings the scenes must have (``num_train``, ``img_size``, ...), as for detection.
+        data_root: scene directory; ``None`` -> ``<data root>/digit_scenes`` (``mnist_scenes``). A folder
+            without scenes is an error.
+        generate: ``True`` generates (or regenerates) the scenes at a ``data_root`` of your choice.
         **kwargs: ``BaseSegDataset`` arguments (``data_prefix``, ``pipeline``, ...).
     """
 
     METAINFO = dict(classes=SEG_CLASSES, palette=SEG_PALETTE)
 
     def __init__(self, source: str = "digits", scenes: Optional[dict] = None, data_root: Optional[str] = None,
-                 img_suffix: str = ".png", seg_map_suffix: str = ".png", **kwargs) -> None:
-        root = ensure_scenes(data_root or default_scenes_root(source), source, scenes)
+                 img_suffix: str = ".png", seg_map_suffix: str = ".png", generate: Optional[bool] = None,
+                 **kwargs) -> None:
+        root = ensure_scenes(data_root, source, scenes, generate)
         self.source = source
         super().__init__(data_root=str(root), img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)

@@ -10,7 +10,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from tasks.detection import CocoDetDataset, DigitScenesDataset, FP32FocalLoss, generate_scenes
+from tasks.common.scenes import generate_scenes
+from tasks.detection import CocoDetDataset, DigitScenesDataset, FP32FocalLoss
 
 DET_CONFIGS = ["configs/det/imixer_retinanet.py", "configs/det/retinanet_mlpmixer-pyramid-t_fpn_600i_digits.py",
                "configs/det/retinanet_r18_fpn_600i_digits.py"]
@@ -132,6 +133,8 @@ def test_bad_annotation_files_give_clear_errors(scenes, tmp_path):
     user = tmp_path / "my_coco"
     user.mkdir()
     (user / "keep.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="refusing to overwrite"):
+    with pytest.raises(FileNotFoundError, match="holds no digit scenes"):
         _dataset(DigitScenesDataset, user)
+    with pytest.raises(FileExistsError, match="refusing to overwrite"):
+        _dataset(DigitScenesDataset, user, generate=True)
     assert (user / "keep.txt").read_text() == "mine"

@@ -7,7 +7,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from tasks.detection import generate_scenes
+from tasks.common.scenes import generate_scenes
 from tasks.segmentation import DigitScenesSegDataset, SegFolderDataset
 
 SEG_CONFIGS = ["configs/seg/upernet_imixer-pyramid-t_600i_digits.py",
