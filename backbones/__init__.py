@@ -19,8 +19,10 @@ import torch.nn as nn
 
 from ._compat import allow_mmengine_checkpoints
 from .convert import convert_reference_state_dict
-from .fixed_point import (ImplicitLayer, ImplicitMLP, Mlp, SpectralNormLinear, build_token_mixer,
-                          collect_solver_stats, lipschitz_bound)
+from .implicit import IMPLICIT_RECIPE, ImplicitLayer, ImplicitOptions, collect_solver_stats, name_implicit_layers
+from .solvers import SOLVERS, register_solver
+from .spectral_norm import SpectralNormLinear, lipschitz_bound
+from .token_mixers import ImplicitMLP, Mlp, build_token_mixer, resolve_token_mixer
 from .mixer import IMixer, MixerBlock, MLPMixer
 from .pyramid import IMixerPyramid
 from .registry import _BACKBONES, DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS, register_backbone
@@ -30,8 +32,9 @@ allow_mmengine_checkpoints()
 
 __all__ = [
     "MODELS", "DATASETS", "METRICS", "HOOKS", "TRANSFORMS", "register_backbone", "build_backbone",
-    "list_backbones", "ImplicitLayer", "ImplicitMLP", "Mlp", "SpectralNormLinear", "build_token_mixer",
-    "collect_solver_stats", "lipschitz_bound", "MixerBlock", "MLPMixer", "IMixer", "IMixerSequence", "IMixerPyramid",
+    "list_backbones", "IMPLICIT_RECIPE", "ImplicitLayer", "ImplicitOptions", "ImplicitMLP", "Mlp",
+    "SpectralNormLinear", "build_token_mixer", "resolve_token_mixer", "SOLVERS", "register_solver",
+    "collect_solver_stats", "name_implicit_layers", "lipschitz_bound", "MixerBlock", "MLPMixer", "IMixer", "IMixerSequence", "IMixerPyramid",
     "convert_reference_state_dict",
 ]
 

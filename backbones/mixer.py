@@ -14,8 +14,9 @@ Pre-norm block (timm's Mixer)::
 backbones reuse it, with a token mask for padding.
 
 Named variants (``imixer_{s,b,l}{16,32}_224`` and the twins ``mlpmixer_{s,b,l}{16,32}_224``) follow
-timm and the authors; iMixer variants default to the published CIFAR-10 recipe ``h_ratio=2``,
-``n_iter=2`` (iMixer-S/16: 20.6M parameters; Mixer-S/16: 18.5M).
+timm and the authors, one registered function each; like every entry point the iMixer uses the
+published CIFAR-10 recipe :data:`~backbones.implicit.IMPLICIT_RECIPE` (``h_ratio=2``, ``n_iter=2``)
+unless told otherwise (iMixer-S/16: 20.6M parameters; Mixer-S/16: 18.5M).
 """
 from __future__ import annotations
 
@@ -25,10 +26,11 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.utils.checkpoint
 
-from .fixed_point import IMPLICIT_KEYS, SpectralNormLinear, build_token_mixer
+from .implicit import name_implicit_layers
 from .registry import register_backbone
+from .spectral_norm import SpectralNormLinear, checkpoint
+from .token_mixers import TokenMixerSpec, build_token_mixer, resolve_token_mixer
 
 LayerNorm = partial(nn.LayerNorm, eps=1e-6)
 
@@ -57,19 +59,20 @@ class MixerBlock(nn.Module):
     Args:
         dim: channel width ``C``.
         num_tokens: ``N``, the fixed token count the token mixer acts on.
-        token_mixer: ``'implicit'`` (iMixer) or ``'mlp'`` (MLP-Mixer).
+        token_mixer: ``'implicit'`` (iMixer), ``'mlp'`` (MLP-Mixer) or a dict spec
+            (:func:`~backbones.token_mixers.resolve_token_mixer`).
         mlp_ratio: ``(tokens, channels)`` hidden widths as multiples of ``dim``.
         act: activation.
         drop: dropout inside the MLPs.
         drop_path: stochastic-depth rate.
-        **implicit: :class:`~backbones.fixed_point.ImplicitLayer` options.
+        **implicit: implicit options as keywords (merged into ``token_mixer``).
 
     Shapes:
         ``x``: ``(B, N, C)``; ``mask``: ``(B, N)`` (1 = token, 0 = padding) or ``None`` -> ``(B, N, C)``.
         Padded tokens are zeroed before token mixing, so they never change the other tokens.
     """
 
-    def __init__(self, dim: int, num_tokens: int, token_mixer: str = "implicit",
+    def __init__(self, dim: int, num_tokens: int, token_mixer: TokenMixerSpec = "implicit",
                  mlp_ratio: Tuple[float, float] = (0.5, 4.0), act: str = "gelu", drop: float = 0.0,
                  drop_path: float = 0.0, **implicit) -> None:
         super().__init__()
@@ -155,13 +158,14 @@ class MLPMixer(nn.Module):
         num_blocks: depth.
         embed_dim: width ``C``.
         mlp_ratio: ``(tokens, channels)`` hidden widths as multiples of ``embed_dim``.
-        token_mixer: ``'mlp'`` or ``'implicit'``.
+        token_mixer: ``'mlp'``, ``'implicit'`` or a dict spec ``dict(type='implicit', n_iter=4, ...)``
+            (:mod:`backbones.token_mixers`); default ``'mlp'`` here, ``'implicit'`` for :class:`IMixer`.
         act: activation.
         drop_rate: dropout in the MLPs and before the head.
         drop_path_rate: stochastic depth (same rate in every block, as timm's Mixer).
         global_pool: ``'avg'`` or ``''``.
-        h_ratio, coeff, n_power, solver, grad, n_iter, tol, max_iter, ...: the implicit layer's
-            options (:class:`~backbones.fixed_point.ImplicitLayer`); rejected for ``'mlp'``.
+        **implicit: implicit options as keywords (``h_ratio``, ``n_iter``, ``solver``, ...), merged into
+            ``token_mixer``; default :data:`~backbones.implicit.IMPLICIT_RECIPE`; rejected for ``'mlp'``.
 
     Shapes:
         ``(B, in_chans, img_size, img_size)`` -> logits ``(B, num_classes)``.
@@ -171,16 +175,10 @@ class MLPMixer(nn.Module):
 
     def __init__(self, num_classes: int = 1000, img_size: int = 224, in_chans: int = 3, patch_size: int = 16,
                  num_blocks: int = 8, embed_dim: int = 512, mlp_ratio: Tuple[float, float] = (0.5, 4.0),
-                 token_mixer: Optional[str] = None, act: str = "gelu", drop_rate: float = 0.0,
+                 token_mixer: TokenMixerSpec = None, act: str = "gelu", drop_rate: float = 0.0,
                  drop_path_rate: float = 0.0, global_pool: str = "avg", **implicit) -> None:
         super().__init__()
-        token_mixer = token_mixer or self.default_token_mixer
-        unknown = set(implicit) - set(IMPLICIT_KEYS)
-        if unknown:
-            raise TypeError(f"unknown arguments {sorted(unknown)}; implicit-layer options are {list(IMPLICIT_KEYS)}")
-        if token_mixer == "mlp" and implicit:
-            raise ValueError(f"implicit-layer options {sorted(implicit)} given with token_mixer='mlp'; "
-                             "they only apply to token_mixer='implicit'")
+        spec = resolve_token_mixer(token_mixer, default=self.default_token_mixer, **implicit)
         img_size = int(img_size)
         if img_size % patch_size:
             raise ValueError(f"img_size={img_size} is not divisible by patch_size={patch_size}: the Mixer "
@@ -192,12 +190,11 @@ class MLPMixer(nn.Module):
         self.grid = img_size // patch_size
         self.num_tokens = self.grid**2
         self.num_features = self.embed_dim = embed_dim
-        self.token_mixer = token_mixer
+        self.token_mixer, self.token_mixer_cfg = spec["type"], spec
         self.grad_checkpointing = False
         self.stem = PatchEmbed(patch_size, in_chans, embed_dim)
         self.blocks = nn.Sequential(*[
-            MixerBlock(embed_dim, self.num_tokens, token_mixer, mlp_ratio, act=act, drop=drop_rate,
-                       drop_path=drop_path_rate, **implicit)
+            MixerBlock(embed_dim, self.num_tokens, spec, mlp_ratio, act=act, drop=drop_rate, drop_path=drop_path_rate)
             for _ in range(num_blocks)])
         self.norm = LayerNorm(embed_dim)
         self.head_drop = nn.Dropout(drop_rate)
@@ -205,6 +202,7 @@ class MLPMixer(nn.Module):
         self.feature_info = [dict(num_chs=embed_dim, reduction=patch_size, module=f"blocks.{i}")
                              for i in range(num_blocks)]
         self.init_weights()
+        name_implicit_layers(self)
 
     def init_weights(self) -> None:
         """timm / the authors' Mixer initialisation."""
@@ -247,7 +245,7 @@ class MLPMixer(nn.Module):
 
     def _run_block(self, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
         if self.grad_checkpointing and torch.is_grad_enabled():
-            return torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False)
+            return checkpoint(block, x)
         return block(x)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -328,37 +326,86 @@ class IMixer(MLPMixer):
 register_backbone()(MLPMixer)
 register_backbone()(IMixer)
 
-# -- named variants (timm sizes; the authors' iMixer recipe) -------------------------------------------
+
+# -- named variants (timm's sizes) -----------------------------------------------------------------------
 _SIZES: Dict[str, Dict[str, int]] = {
     "s": dict(num_blocks=8, embed_dim=512),
     "b": dict(num_blocks=12, embed_dim=768),
     "l": dict(num_blocks=24, embed_dim=1024),
 }
-#: published CIFAR-10 recipe of the authors (h_ratio 2, n_iter 2; coeff 0.9, 8 power iterations)
-IMIXER_RECIPE = dict(h_ratio=2.0, n_iter=2)
 
 
-def _make_variant(family: str, size: str, patch: int):
-    cls = IMixer if family == "imixer" else MLPMixer
-    name = f"{family}_{size}{patch}_224"
-
-    def build(**kwargs) -> MLPMixer:
-        args = dict(patch_size=patch, img_size=224, **_SIZES[size])
-        if cls is IMixer and kwargs.get("token_mixer", "implicit") == "implicit":
-            args.update(IMIXER_RECIPE)
-        args.update(kwargs)
-        return cls(**args)
-
-    build.__name__ = name
-    build.__doc__ = (f"{'iMixer' if cls is IMixer else 'MLP-Mixer'}-{size.upper()}/{patch} at 224 px "
-                     f"({_SIZES[size]['num_blocks']} blocks x {_SIZES[size]['embed_dim']}); keyword overrides "
-                     "as for the class.")
-    return build
+def _create(cls, size: str, patch: int, **kwargs) -> MLPMixer:
+    return cls(**{"patch_size": patch, "img_size": 224, **_SIZES[size], **kwargs})
 
 
-for _family in ("imixer", "mlpmixer"):
-    for _size in _SIZES:
-        for _patch in (16, 32):
-            _fn = _make_variant(_family, _size, _patch)
-            register_backbone(_fn.__name__)(_fn)
-            globals()[_fn.__name__] = _fn
+@register_backbone()
+def imixer_s16_224(**kwargs) -> MLPMixer:
+    """iMixer-S/16 at 224 px (8 blocks x 512, the authors' recipe); keyword overrides as for :class:`IMixer`."""
+    return _create(IMixer, "s", 16, **kwargs)
+
+
+@register_backbone()
+def imixer_s32_224(**kwargs) -> MLPMixer:
+    """iMixer-S/32 at 224 px (8 blocks x 512, the authors' recipe); keyword overrides as for :class:`IMixer`."""
+    return _create(IMixer, "s", 32, **kwargs)
+
+
+@register_backbone()
+def imixer_b16_224(**kwargs) -> MLPMixer:
+    """iMixer-B/16 at 224 px (12 blocks x 768, the authors' recipe); keyword overrides as for :class:`IMixer`."""
+    return _create(IMixer, "b", 16, **kwargs)
+
+
+@register_backbone()
+def imixer_b32_224(**kwargs) -> MLPMixer:
+    """iMixer-B/32 at 224 px (12 blocks x 768, the authors' recipe); keyword overrides as for :class:`IMixer`."""
+    return _create(IMixer, "b", 32, **kwargs)
+
+
+@register_backbone()
+def imixer_l16_224(**kwargs) -> MLPMixer:
+    """iMixer-L/16 at 224 px (24 blocks x 1024, the authors' recipe); keyword overrides as for :class:`IMixer`."""
+    return _create(IMixer, "l", 16, **kwargs)
+
+
+@register_backbone()
+def imixer_l32_224(**kwargs) -> MLPMixer:
+    """iMixer-L/32 at 224 px (24 blocks x 1024, the authors' recipe); keyword overrides as for :class:`IMixer`."""
+    return _create(IMixer, "l", 32, **kwargs)
+
+
+@register_backbone()
+def mlpmixer_s16_224(**kwargs) -> MLPMixer:
+    """MLP-Mixer-S/16 at 224 px (8 blocks x 512); keyword overrides as for :class:`MLPMixer`."""
+    return _create(MLPMixer, "s", 16, **kwargs)
+
+
+@register_backbone()
+def mlpmixer_s32_224(**kwargs) -> MLPMixer:
+    """MLP-Mixer-S/32 at 224 px (8 blocks x 512); keyword overrides as for :class:`MLPMixer`."""
+    return _create(MLPMixer, "s", 32, **kwargs)
+
+
+@register_backbone()
+def mlpmixer_b16_224(**kwargs) -> MLPMixer:
+    """MLP-Mixer-B/16 at 224 px (12 blocks x 768); keyword overrides as for :class:`MLPMixer`."""
+    return _create(MLPMixer, "b", 16, **kwargs)
+
+
+@register_backbone()
+def mlpmixer_b32_224(**kwargs) -> MLPMixer:
+    """MLP-Mixer-B/32 at 224 px (12 blocks x 768); keyword overrides as for :class:`MLPMixer`."""
+    return _create(MLPMixer, "b", 32, **kwargs)
+
+
+@register_backbone()
+def mlpmixer_l16_224(**kwargs) -> MLPMixer:
+    """MLP-Mixer-L/16 at 224 px (24 blocks x 1024); keyword overrides as for :class:`MLPMixer`."""
+    return _create(MLPMixer, "l", 16, **kwargs)
+
+
+@register_backbone()
+def mlpmixer_l32_224(**kwargs) -> MLPMixer:
+    """MLP-Mixer-L/32 at 224 px (24 blocks x 1024); keyword overrides as for :class:`MLPMixer`."""
+    return _create(MLPMixer, "l", 32, **kwargs)

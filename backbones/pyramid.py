@@ -57,13 +57,14 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torch.utils.checkpoint
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
-from .fixed_point import IMPLICIT_KEYS, SpectralNormLinear
-from .mixer import IMIXER_RECIPE, LayerNorm, MixerBlock, init_mixer_weights, named_apply
+from .implicit import name_implicit_layers
+from .mixer import LayerNorm, MixerBlock, init_mixer_weights, named_apply
 from .registry import register_backbone
+from .spectral_norm import SpectralNormLinear, checkpoint
+from .token_mixers import TokenMixerSpec, resolve_token_mixer
 
 __all__ = ["IMixerPyramid", "PatchMerging", "WindowStage", "window_partition", "window_reverse"]
 
@@ -140,7 +141,7 @@ class WindowStage(nn.Module):
         depth: number of blocks.
         window_size: ``w``.
         token_hidden: token-mixer internal width ``D``.
-        token_mixer: ``'implicit'`` or ``'mlp'``.
+        token_mixer: a token-mixer spec (:mod:`backbones.token_mixers`).
         mlp_ratio: channel-MLP hidden width as a multiple of ``dim``.
         drop_path: per-block stochastic-depth rates.
         downsample: a :class:`PatchMerging` applied first, or ``None``.
@@ -149,24 +150,23 @@ class WindowStage(nn.Module):
         ``(B, H, W, C_in) -> (B, H', W', dim)`` (channels last).
     """
 
-    def __init__(self, dim: int, depth: int, window_size: int, token_hidden: int, token_mixer: str,
+    def __init__(self, dim: int, depth: int, window_size: int, token_hidden: int, token_mixer: TokenMixerSpec,
                  mlp_ratio: float, act: str, drop: float, drop_path: Sequence[float],
-                 downsample: Optional[nn.Module] = None, **implicit) -> None:
+                 downsample: Optional[nn.Module] = None) -> None:
         super().__init__()
         self.window_size = window_size
         self.downsample = downsample
         # MixerBlock sizes its token mixer as int(ratio * dim): pass D / dim (+0.5 guards the rounding)
         ratio = ((token_hidden + 0.5) / dim, mlp_ratio)
         self.blocks = nn.ModuleList([
-            MixerBlock(dim, window_size * window_size, token_mixer, ratio, act=act, drop=drop, drop_path=drop_path[j],
-                       **implicit)
+            MixerBlock(dim, window_size * window_size, token_mixer, ratio, act=act, drop=drop, drop_path=drop_path[j])
             for j in range(depth)])
         self.grad_checkpointing = False
 
     def _block(self, block: MixerBlock, x: torch.Tensor, shift: int) -> torch.Tensor:
         windows, mask, geometry = window_partition(x, self.window_size, shift)
         if self.grad_checkpointing and torch.is_grad_enabled():
-            windows = torch.utils.checkpoint.checkpoint(block, windows, mask, use_reentrant=False)
+            windows = checkpoint(block, windows, mask)
         else:
             windows = block(windows, mask)
         return window_reverse(windows, self.window_size, geometry)
@@ -193,7 +193,8 @@ class IMixerPyramid(BaseModule):
         window_size: ``w``; token mixers act on ``w * w`` tokens.
         token_ratio: token-mixer internal width ``D = round(token_ratio * w * w)``.
         mlp_ratio: channel-MLP hidden width as a multiple of the stage width.
-        token_mixer: ``'implicit'`` (iMixer) or ``'mlp'`` (the explicit twin).
+        token_mixer: ``'implicit'`` (iMixer), ``'mlp'`` (the explicit twin) or a dict spec
+            ``dict(type='implicit', n_iter=4, ...)`` (:mod:`backbones.token_mixers`).
         act: activation.
         drop_rate: dropout inside the MLPs.
         drop_path_rate: stochastic depth, linearly increasing over all blocks.
@@ -208,9 +209,8 @@ class IMixerPyramid(BaseModule):
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')`` loads a checkpoint
             (e.g. from ``tools/train.py`` with an ``ImageClassifier``); missing and unexpected keys are
             logged. ``None``: the Mixer initialisation (xavier-uniform linears, LeCun-normal stem).
-        **implicit: options of the implicit layer (``h_ratio``, ``coeff``, ``n_power``, ``solver``,
-            ``grad``, ``n_iter``, ``tol``, ``max_iter``, ...); default: the authors' recipe
-            ``h_ratio=2, n_iter=2``. Rejected with ``token_mixer='mlp'``.
+        **implicit: implicit options as keywords (``h_ratio``, ``n_iter``, ``solver``, ...), merged into
+            ``token_mixer``; default :data:`~backbones.implicit.IMPLICIT_RECIPE`. Rejected with ``'mlp'``.
 
     Shapes:
         input ``(B, in_channels, H, W)``, any ``H, W >= 1`` -> a tuple with one
@@ -227,23 +227,13 @@ class IMixerPyramid(BaseModule):
 
     def __init__(self, arch: Optional[str] = "tiny", embed_dims: Union[int, Sequence[int], None] = None,
                  depths: Optional[Sequence[int]] = None, in_channels: int = 3, window_size: int = 7,
-                 token_ratio: float = 1.0, mlp_ratio: float = 4.0, token_mixer: str = "implicit",
+                 token_ratio: float = 1.0, mlp_ratio: float = 4.0, token_mixer: TokenMixerSpec = "implicit",
                  act: str = "gelu", drop_rate: float = 0.0, drop_path_rate: float = 0.1,
                  out_indices: Sequence[int] = (0, 1, 2, 3), frozen_stages: int = -1, norm_eval: bool = False,
                  num_classes: int = 0, with_cp: bool = False, init_cfg: Optional[Union[dict, List[dict]]] = None,
                  **implicit) -> None:
         super().__init__(init_cfg=init_cfg)
-        unknown = set(implicit) - set(IMPLICIT_KEYS)
-        if unknown:
-            raise TypeError(f"IMixerPyramid got unknown arguments {sorted(unknown)}; implicit-layer options are "
-                            f"{list(IMPLICIT_KEYS)}")
-        if token_mixer not in ("implicit", "mlp"):
-            raise ValueError(f"unknown token_mixer {token_mixer!r}; choose 'implicit' (iMixer) or 'mlp' (MLP-Mixer)")
-        if token_mixer == "mlp" and implicit:
-            raise ValueError(f"implicit-layer options {sorted(implicit)} given with token_mixer='mlp'; "
-                             "they only apply to token_mixer='implicit'")
-        if token_mixer == "implicit":
-            implicit = {**IMIXER_RECIPE, **implicit}
+        spec = resolve_token_mixer(token_mixer, **implicit)
         dims, depths = self._resolve_arch(arch, embed_dims, depths)
         if window_size < 1:
             raise ValueError(f"window_size must be >= 1, got {window_size}")
@@ -259,7 +249,7 @@ class IMixerPyramid(BaseModule):
 
         self.arch, self.embed_dims, self.depths = arch, dims, depths
         self.in_channels, self.window_size, self.token_hidden = in_channels, window_size, token_hidden
-        self.token_mixer, self.implicit_cfg = token_mixer, dict(implicit)
+        self.token_mixer, self.token_mixer_cfg = spec["type"], spec
         self.out_indices, self.frozen_stages, self.norm_eval = out_indices, frozen_stages, norm_eval
         self.num_classes = num_classes
         self.num_features = dims[-1]
@@ -271,9 +261,8 @@ class IMixerPyramid(BaseModule):
         for i in range(self.num_stages):
             start = sum(depths[:i])
             self.stages.append(WindowStage(
-                dims[i], depths[i], window_size, token_hidden, token_mixer, mlp_ratio, act, drop_rate,
-                dpr[start:start + depths[i]], downsample=PatchMerging(dims[i - 1], dims[i]) if i else None,
-                **implicit))
+                dims[i], depths[i], window_size, token_hidden, spec, mlp_ratio, act, drop_rate,
+                dpr[start:start + depths[i]], downsample=PatchMerging(dims[i - 1], dims[i]) if i else None))
         for i in out_indices:
             self.add_module(f"norm{i}", LayerNorm(dims[i]))
         if num_classes > 0:
@@ -285,6 +274,7 @@ class IMixerPyramid(BaseModule):
         self.set_grad_checkpointing(with_cp)
         self._init_mixer()
         self._freeze_stages()
+        name_implicit_layers(self)
 
     def _init_mixer(self) -> None:
         """timm's Mixer initialisation, except the stem bias (PyTorch's default uniform init).
@@ -476,18 +466,25 @@ def _adapt_input_channels(weight: torch.Tensor, in_channels: int) -> torch.Tenso
 register_backbone()(IMixerPyramid)
 
 
-def _variant(name: str, arch: str, token_mixer: str):
-    def build(**kwargs) -> IMixerPyramid:
-        return IMixerPyramid(**{"arch": arch, "token_mixer": token_mixer, **kwargs})
-
-    build.__name__ = name
-    build.__doc__ = (f"{'iMixer' if token_mixer == 'implicit' else 'MLP-Mixer'} pyramid, arch={arch!r}; keyword "
-                     "overrides as for IMixerPyramid.")
-    return build
+@register_backbone()
+def imixer_pyramid_t(**kwargs) -> IMixerPyramid:
+    """iMixer pyramid, ``arch='tiny'``; keyword overrides as for :class:`IMixerPyramid`."""
+    return IMixerPyramid(**{"arch": "tiny", "token_mixer": "implicit", **kwargs})
 
 
-for _arch in ("tiny", "small"):
-    for _name, _mixer in (("imixer", "implicit"), ("mlpmixer", "mlp")):
-        _fn = _variant(f"{_name}_pyramid_{_arch[0]}", _arch, _mixer)
-        register_backbone(_fn.__name__)(_fn)
-        globals()[_fn.__name__] = _fn
+@register_backbone()
+def imixer_pyramid_s(**kwargs) -> IMixerPyramid:
+    """iMixer pyramid, ``arch='small'``; keyword overrides as for :class:`IMixerPyramid`."""
+    return IMixerPyramid(**{"arch": "small", "token_mixer": "implicit", **kwargs})
+
+
+@register_backbone()
+def mlpmixer_pyramid_t(**kwargs) -> IMixerPyramid:
+    """MLP-Mixer pyramid (the explicit twin), ``arch='tiny'``; keyword overrides as for :class:`IMixerPyramid`."""
+    return IMixerPyramid(**{"arch": "tiny", "token_mixer": "mlp", **kwargs})
+
+
+@register_backbone()
+def mlpmixer_pyramid_s(**kwargs) -> IMixerPyramid:
+    """MLP-Mixer pyramid (the explicit twin), ``arch='small'``; keyword overrides as for :class:`IMixerPyramid`."""
+    return IMixerPyramid(**{"arch": "small", "token_mixer": "mlp", **kwargs})

@@ -11,9 +11,10 @@ from typing import Optional, Tuple
 import torch
 import torch.nn as nn
 
-from .fixed_point import IMPLICIT_KEYS
+from .implicit import name_implicit_layers
 from .mixer import LayerNorm, MixerBlock, init_mixer_weights, named_apply
 from .registry import register_backbone
+from .token_mixers import TokenMixerSpec, resolve_token_mixer
 
 
 @register_backbone()
@@ -25,11 +26,13 @@ class IMixerSequence(nn.Module):
         embed_dim: token width ``C``.
         num_blocks: depth.
         mlp_ratio: ``(tokens, channels)`` hidden widths as multiples of ``embed_dim``.
-        token_mixer: ``'implicit'`` (iMixer) or ``'mlp'`` (the explicit twin).
+        token_mixer: ``'implicit'`` (iMixer), ``'mlp'`` (the explicit twin) or a dict spec
+            (:mod:`backbones.token_mixers`).
         act: activation.
         drop_rate: dropout in the MLPs.
         drop_path_rate: stochastic depth.
-        **implicit: :class:`~backbones.fixed_point.ImplicitLayer` options (``n_iter``, ``solver``, ...).
+        **implicit: implicit options as keywords (``n_iter``, ``solver``, ...), merged into ``token_mixer``;
+            default :data:`~backbones.implicit.IMPLICIT_RECIPE`.
 
     Shapes:
         ``x``: ``(B, L', C)`` with ``L' <= seq_len`` (shorter inputs are padded and masked);
@@ -38,25 +41,21 @@ class IMixerSequence(nn.Module):
     """
 
     def __init__(self, seq_len: int, embed_dim: int = 256, num_blocks: int = 4,
-                 mlp_ratio: Tuple[float, float] = (0.5, 4.0), token_mixer: str = "implicit", act: str = "gelu",
-                 drop_rate: float = 0.0, drop_path_rate: float = 0.0, **implicit) -> None:
+                 mlp_ratio: Tuple[float, float] = (0.5, 4.0), token_mixer: TokenMixerSpec = "implicit",
+                 act: str = "gelu", drop_rate: float = 0.0, drop_path_rate: float = 0.0, **implicit) -> None:
         super().__init__()
-        unknown = set(implicit) - set(IMPLICIT_KEYS)
-        if unknown:
-            raise TypeError(f"unknown arguments {sorted(unknown)}; implicit-layer options are {list(IMPLICIT_KEYS)}")
-        if token_mixer == "mlp" and implicit:
-            raise ValueError(f"implicit-layer options {sorted(implicit)} given with token_mixer='mlp'")
+        spec = resolve_token_mixer(token_mixer, **implicit)
         if seq_len < 1:
             raise ValueError(f"seq_len must be >= 1, got {seq_len}")
         self.seq_len, self.embed_dim, self.num_features = seq_len, embed_dim, embed_dim
-        self.token_mixer = token_mixer
+        self.token_mixer, self.token_mixer_cfg = spec["type"], spec
         dpr = torch.linspace(0, drop_path_rate, num_blocks).tolist() if num_blocks else []
         self.blocks = nn.ModuleList([
-            MixerBlock(embed_dim, seq_len, token_mixer, mlp_ratio, act=act, drop=drop_rate, drop_path=dpr[i],
-                       **implicit)
+            MixerBlock(embed_dim, seq_len, spec, mlp_ratio, act=act, drop=drop_rate, drop_path=dpr[i])
             for i in range(num_blocks)])
         self.norm = LayerNorm(embed_dim)
         named_apply(init_mixer_weights, self)
+        name_implicit_layers(self)
 
     def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         if x.ndim != 3 or x.shape[-1] != self.embed_dim:

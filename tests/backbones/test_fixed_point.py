@@ -169,7 +169,7 @@ def test_auto_recompute_is_autograd_on_the_cpu_and_the_fused_backward_elsewhere(
     for recompute in ("auto", "all"):
         z = _layer(n_iter=2, recompute=recompute).train()(u)
         grad_fns[recompute] = type(z.grad_fn).__name__
-    assert grad_fns["all"] == "_UnrolledSolveBackward" and grad_fns["auto"] != grad_fns["all"]
+    assert grad_fns["all"] == "UnrolledSolveBackward" and grad_fns["auto"] != grad_fns["all"]
     assert ImplicitLayer(8).recompute == "auto"
 
 
@@ -286,8 +286,15 @@ def test_default_coeffs():
     (dict(grad="exact"), "unknown grad"),
     (dict(solver="anderson", grad="unroll"), "grad='unroll' differentiates"),
     (dict(act="swish"), "unknown activation"),
-    (dict(n_iter=0), "n_iter and max_iter"),
+    (dict(n_iter=0), "n_iter must be >= 1"),
+    (dict(max_iter=0), "max_iter must be >= 1"),
     (dict(recompute="some"), "unknown recompute"),
+    (dict(solver="anderson", anderson_m=1), "anderson_m must be >= 2"),
+    (dict(adjoint_solver="newton"), "unknown adjoint_solver"),
+    (dict(nonfinite="ignore"), "unknown nonfinite"),
+    (dict(phantom_steps=0), "phantom_steps must be >= 1"),
+    (dict(tol=0.0), "tol must be > 0"),
+    (dict(h_ratio=0), "h_ratio must be > 0"),
 ])
 def test_bad_configs_are_refused_with_a_reason(kw, match):
     with pytest.raises(ValueError, match=match):
