@@ -1,6 +1,6 @@
 """Evaluate a checkpoint with mmengine's Runner (the config's test_dataloader / test_evaluator).
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--cfg-options k=v ...] [--show-dir DIR]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--cfg-options k=v ...] [--show-dir DIR] [--out FILE]
 """
 import argparse
 import os
@@ -11,6 +11,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import backbones  # noqa: F401
+from tasks.common.predictions import configure_prediction_output
 from train import apply_common_args
 
 
@@ -24,6 +25,9 @@ def parse_args():
                         "configs with a visualization hook)")
     parser.add_argument("--show-score-thr", type=float, default=None, help="detection: draw boxes scoring at "
                         "least this with --show-dir (mmdet's DetVisualizationHook hides those under 0.3)")
+    parser.add_argument("--out", help="also write the test predictions here: a CSV for classification, text, graph "
+                        "(every node) and anomaly; COCO result JSON for detection; a folder of label PNGs for "
+                        "segmentation (see tasks/common/predictions.py)")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, help="override config entries")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
@@ -46,6 +50,12 @@ def main():
         vis.update(draw=True, test_out_dir=args.show_dir)
         if args.show_score_thr is not None:
             vis.update(score_thr=args.show_score_thr)
+    if args.out:
+        try:
+            what = configure_prediction_output(cfg, args.out)
+        except ValueError as exc:
+            raise SystemExit(str(exc))
+        print(f"--out: {what}", flush=True)
     runner = Runner.from_cfg(cfg)
     runner.test()
 

@@ -1,7 +1,10 @@
 """Train any imixer config with mmengine's Runner (every task: cls, det, seg, anomaly, text, graph).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v ...]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--no-test] [--cfg-options k=v ...]
     bash tools/dist_train.sh CONFIG NUM_GPUS [args]        # torchrun, --launcher pytorch
+
+Every split is built and checked before training; after it, the test split is evaluated with the best
+checkpoint and <work_dir>/test_metrics.json written (--no-test skips that).
 """
 import argparse
 import os
@@ -12,6 +15,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import backbones  # noqa: F401  (registries, the torch.load allow-list for --resume)
+from tasks.common.testing import build_and_check_splits, test_after_train
 
 
 def parse_args():
@@ -28,6 +32,9 @@ def parse_args():
                         help="override config entries, e.g. train_cfg.max_iters=2 (xxx=[a,b] for lists)")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
                         help="job launcher ('pytorch' under torchrun)")
+    parser.add_argument("--no-test", action="store_true",
+                        help="skip the test split after training (default: evaluate it with the best checkpoint "
+                             "and write <work_dir>/test_metrics.json)")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
     args = parser.parse_args()
     if "LOCAL_RANK" not in os.environ:
@@ -75,7 +82,10 @@ def main():
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     runner = Runner.from_cfg(cfg)
+    build_and_check_splits(runner, args.config)  # a bad split fails now, not after training
     runner.train()
+    if not args.no_test:
+        test_after_train(runner)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
-from mmengine.hooks import Hook
+from mmengine.hooks import CheckpointHook, Hook
 from sklearn.metrics import average_precision_score, roc_auc_score
 from torch.utils.data import Dataset
 
@@ -132,21 +132,26 @@ def _unwrap(model):
 
 @HOOKS.register_module()
 class AnomalyCalibrationHook(Hook):
-    """Set the model's per-token error scale (``calibrate``) from the training data.
+    """Set the model's per-token error scale (``calibrate``) from the training data, so that every saved
+    checkpoint and every validation uses the scale of the weights it holds.
 
-    Runs after training and before every validation / test, on the training rows (at most
-    ``max_samples`` of them, evenly spaced; contaminated and unlabelled: the per-token median is robust
-    to the outliers among them).
+    Calibrates after a training iteration / epoch at which a ``CheckpointHook`` saves (this hook's
+    priority is above the checkpoint hook's, so the saved ``error_scale`` buffer is the calibrated one),
+    before every validation and after training, each time only when the weights changed since the last
+    calibration. ``tools/test.py`` on a checkpoint therefore reports exactly what the run's validation
+    reported at that point. Uses the training rows (at most ``max_samples`` of them, evenly spaced;
+    contaminated and unlabelled: the per-token median is robust to the outliers among them).
     """
 
     priority = "HIGH"
 
     def __init__(self, max_samples: int = 10000, batch_size: int = 512) -> None:
         self.max_samples, self.batch_size = max_samples, batch_size
+        self._fresh = False  # calibrated since the weights last changed
 
     def _calibrate(self, runner) -> None:
         model = _unwrap(runner.model)
-        if not hasattr(model, "calibrate") or runner._train_dataloader is None:
+        if self._fresh or not hasattr(model, "calibrate") or runner._train_dataloader is None:
             return
         dataset = runner.train_dataloader.dataset
         idx = np.unique(np.linspace(0, len(dataset) - 1, min(len(dataset), self.max_samples)).astype(int))
@@ -156,6 +161,32 @@ class AnomalyCalibrationHook(Hook):
                    for s in range(0, len(idx), self.batch_size)]
         model.calibrate(batches)
         model.train(was_training)
+        self._fresh = True
+
+    @staticmethod
+    def _checkpoint_due(runner, by_epoch: bool) -> bool:
+        """Whether a ``CheckpointHook`` saves at the end of this iteration (epoch), by its own rule."""
+        for h in runner.hooks:
+            if not isinstance(h, CheckpointHook) or h.by_epoch != by_epoch:
+                continue
+            if by_epoch and (h.every_n_epochs(runner, h.interval, h.save_begin)
+                             or (h.save_last and h.is_last_train_epoch(runner))):
+                return True
+            if not by_epoch and (h.every_n_train_iters(runner, h.interval, h.save_begin)
+                                 or (h.save_last and h.is_last_train_iter(runner))):
+                return True
+        return False
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        self._fresh = False  # this step changes the weights
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if self._checkpoint_due(runner, by_epoch=False):
+            self._calibrate(runner)
+
+    def after_train_epoch(self, runner) -> None:
+        if self._checkpoint_due(runner, by_epoch=True):
+            self._calibrate(runner)
 
     def after_train(self, runner) -> None:
         self._calibrate(runner)

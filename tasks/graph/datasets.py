@@ -14,6 +14,7 @@ one propagation. ``SaveSplitHook`` writes the split next to the checkpoints.
 """
 from __future__ import annotations
 
+import copy
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -150,6 +151,13 @@ class NodeDataset(Dataset):
             return dict(inputs=self.data.hop_tokens[self.nodes], labels=self.data.y[self.nodes])
         v = self.nodes[idx]
         return dict(inputs=self.data.hop_tokens[v], labels=self.data.y[v])
+
+    def all_nodes(self) -> "NodeDataset":
+        """This dataset over every node of the graph, in node order, unlabelled ones included (label -1),
+        same mode: what ``tools/test.py --out`` predicts (``NodePredictionWriterHook``)."""
+        other = copy.copy(self)
+        other.split, other.nodes = "all", torch.arange(int(self.data.num_nodes))
+        return other
 
     def save_split(self, path) -> Path:
         """Write this graph's train / val / test node indices (and names) as json."""

@@ -1,7 +1,11 @@
 """The one runner: tools/train.py, tools/test.py, --resume, --amp, a 2-process gloo run, bad input."""
+import csv
+import json
 import re
 import socket
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -27,8 +31,22 @@ def test_train_then_test_a_checkpoint(run_tool, tmp_path):
     assert re.search(r"cls/accuracy: \d+\.\d+", log)
     ckpt = tmp_path / "epoch_1.pth"
     assert ckpt.exists()
-    proc = run_tool(["tools/test.py", CFG, ckpt, "--work-dir", tmp_path / "test", "--cfg-options", *TINY])
-    assert re.search(r"Epoch\(test\).*cls/accuracy: \d+\.\d+", proc.stdout + proc.stderr)
+    # the run ended by testing its best checkpoint (the config's save_best='auto': cls/accuracy)
+    tested = json.loads((tmp_path / "test_metrics.json").read_text())
+    assert Path(tested["checkpoint"]).name == "best_cls_accuracy_epoch_1.pth"
+    proc = run_tool(["tools/test.py", CFG, tested["checkpoint"], "--work-dir", tmp_path / "test", "--out",
+                     tmp_path / "preds.csv", "--cfg-options", *TINY])
+    acc = re.search(r"Epoch\(test\).*cls/accuracy: (\d+\.\d+)", proc.stdout + proc.stderr)
+    assert acc and float(acc.group(1)) == pytest.approx(tested["cls/accuracy"], abs=1e-4)
+    # --out: one row per test image, the predicted class, the true class and 10 probabilities summing to 1
+    with open(tmp_path / "preds.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 32 and [r["id"] for r in rows] == [str(i) for i in range(32)]
+    probs = np.array([[float(r[f"prob_{c}"]) for c in range(10)] for r in rows])
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-4)
+    assert [r["pred_label"] for r in rows] == [str(i) for i in probs.argmax(1)]
+    correct = np.mean([r["pred_label"] == r["label"] for r in rows])
+    assert 100 * correct == pytest.approx(tested["cls/accuracy"], abs=1e-4)
 
 
 def test_resume_continues_from_the_last_checkpoint(run_tool, tmp_path):
