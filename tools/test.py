@@ -11,6 +11,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import backbones  # noqa: F401
+from tasks.common.checkpoint import CheckpointError, check_checkpoint
 from tasks.common.predictions import configure_prediction_output
 from train import apply_common_args
 
@@ -39,8 +40,12 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f"checkpoint not found: {args.checkpoint}")
+    if not osp.isfile(args.config):
+        raise SystemExit(f"config file not found: {args.config}")
+    try:  # empty, truncated or foreign files: one line naming the file and the problem
+        check_checkpoint(args.checkpoint)
+    except CheckpointError as exc:
+        raise SystemExit(str(exc))
     cfg = apply_common_args(Config.fromfile(args.config), args)
     cfg.load_from = args.checkpoint
     if args.show_dir:

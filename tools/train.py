@@ -15,6 +15,9 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import backbones  # noqa: F401  (registries, the torch.load allow-list for --resume)
+from tasks.common.checkpoint import CheckpointError, resolve_resume
+from tasks.common.guards import NonFiniteError
+from tasks.common.schedules import follow_run_length, run_length
 from tasks.common.testing import build_and_check_splits, test_after_train
 
 
@@ -46,6 +49,11 @@ def apply_common_args(cfg: Config, args) -> Config:
     """--work-dir, --device, --cfg-options and the launcher: shared by train.py and test.py."""
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    for path in cfg.get("config_resolvers", []):  # settings a task derives after the overrides (text)
+        import importlib
+
+        module, _, name = path.rpartition(".")
+        getattr(importlib.import_module(module), name)(cfg)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -73,19 +81,22 @@ def main():
     args = parse_args()
     if not osp.isfile(args.config):
         raise SystemExit(f"config file not found: {args.config}")
-    cfg = apply_common_args(Config.fromfile(args.config), args)
+    cfg = Config.fromfile(args.config)
+    planned = run_length(cfg)  # the schedules follow a run made shorter / longer by --cfg-options
+    cfg = apply_common_args(cfg, args)
     if args.amp:
         from tasks.common.amp import enable_amp
         enable_amp(cfg)
-    if args.resume == "auto":
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume is not None:
-        cfg.resume, cfg.load_from = True, args.resume
-    runner = Runner.from_cfg(cfg)
-    build_and_check_splits(runner, args.config)  # a bad split fails now, not after training
-    runner.train()
-    if not args.no_test:
-        test_after_train(runner)
+    try:
+        resolve_resume(cfg, args.resume)  # broken files are named; --resume skips a broken latest one
+        runner = Runner.from_cfg(cfg)
+        follow_run_length(runner, planned, args.cfg_options)
+        build_and_check_splits(runner, args.config)  # a bad split fails now, not after training
+        runner.train()
+        if not args.no_test:
+            test_after_train(runner)
+    except (CheckpointError, NonFiniteError) as exc:
+        raise SystemExit(str(exc))
 
 
 if __name__ == "__main__":

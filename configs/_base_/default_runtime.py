@@ -8,6 +8,8 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # NaN / inf in a batch, the loss or the gradients: stop naming the iteration ('skip': drop the batch)
+    nonfinite=dict(type='NonFiniteHook', action='raise'),
 )
 custom_hooks = [dict(type='SolverStatsHook')]
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

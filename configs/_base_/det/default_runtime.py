@@ -8,6 +8,8 @@ default_hooks = dict(
     # the schedules are iteration-based: a checkpoint at every validation (val_interval) and at the end
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=300, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # NaN / inf in a batch, the loss or the gradients: stop naming the iteration ('skip': drop the batch)
+    nonfinite=dict(type='imixer.NonFiniteHook', action='raise'),
     # tools/test.py CONFIG CKPT --show-dir DIR saves the predictions drawn on the images
     visualization=dict(type='DetVisualizationHook'))
 # logs the implicit layers' iterations / residuals next to the losses (nothing for ResNet / 'mlp' twins)

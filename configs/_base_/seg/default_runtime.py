@@ -7,6 +7,8 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=300, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # NaN / inf in a batch, the loss or the gradients: stop naming the iteration ('skip': drop the batch)
+    nonfinite=dict(type='imixer.NonFiniteHook', action='raise'),
     # mmseg's SegVisualizationHook that also takes tools/test.py's --show-dir (test_out_dir)
     visualization=dict(type='imixer.SegVisualizationHook'))
 custom_hooks = [dict(type='imixer.SolverStatsHook')]
