@@ -11,7 +11,7 @@ num_features = 21
 max_iters = 800
 model = dict(
     type='MaskedTokenIMixer', num_tokens=num_features, token_dim=1, embed_dim=32, num_blocks=2,
-    token_mixer='implicit', implicit=dict(h_ratio=2.0, n_iter=2), mask_ratio=0.25, score_repeats=4)
+    token_mixer='implicit', mask_ratio=0.25, score_repeats=4)
 split = dict(dataset=dataset, seed=0, test_size=0.4, standardize=True)
 train_dataloader = dict(
     batch_size=128, num_workers=0,

@@ -1,3 +1,3 @@
 # The explicit twin of maskrecon_imixer-t_cardio.py: the same model with the plain-MLP token mixer.
 _base_ = ['./maskrecon_imixer-t_cardio.py']
-model = dict(token_mixer='mlp', implicit=None)
+model = dict(token_mixer='mlp')

@@ -10,4 +10,4 @@ param_scheduler = [
 model = dict(
     type='ImageClassifier',
     backbone=dict(type='IMixer', num_classes=10, img_size=28, in_chans=1, patch_size=4,
-                  embed_dim=128, num_blocks=4, h_ratio=2.0, n_iter=2))
+                  embed_dim=128, num_blocks=4))  # implicit token mixer: the authors' recipe

@@ -1,4 +1,3 @@
-# The explicit twin of imixer-s_mnist.py.
+# The explicit twin of imixer-s_mnist.py: the same Mixer with the plain token-mixing MLP.
 _base_ = ['./imixer-s_mnist.py']
-model = dict(backbone=dict(_delete_=True, type='MLPMixer', num_classes=10, img_size=28, in_chans=1, patch_size=4,
-                           embed_dim=128, num_blocks=4))
+model = dict(backbone=dict(token_mixer='mlp'))

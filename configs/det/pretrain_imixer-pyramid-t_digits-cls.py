@@ -17,5 +17,4 @@ param_scheduler = [
 ]
 model = dict(
     type='ImageClassifier',
-    backbone=dict(type='IMixerPyramid', arch='tiny', in_channels=1, num_classes=10, drop_path_rate=0.1,
-                  h_ratio=2.0, n_iter=2))
+    backbone=dict(type='IMixerPyramid', arch='tiny', in_channels=1, num_classes=10, drop_path_rate=0.1))

@@ -20,11 +20,9 @@ import numpy as np
 import torch
 
 from backbones.registry import MODELS
+from backbones.token_mixers import TokenMixerSpec, resolve_token_mixer
 
 from .base import BaseDetector, check_random_state_int, resolve_device
-
-#: the authors' published CIFAR-10 recipe for the implicit token mixer
-DEFAULT_IMPLICIT = dict(h_ratio=2.0, n_iter=2)
 
 
 def _n_iters(n_rows: int, batch_size: int, epochs: float, min_iters: int, max_iters: int) -> int:
@@ -37,14 +35,9 @@ class _RunnerDetector(BaseDetector):
     def _device(self) -> str:
         return resolve_device(self.device)
 
-    def _implicit(self) -> Optional[dict]:
-        if self.token_mixer == "mlp":
-            if self.implicit:
-                raise ValueError("implicit-layer options given with token_mixer='mlp'; drop them or use 'implicit'")
-            return None
-        if self.token_mixer != "implicit":
-            raise ValueError(f"token_mixer must be 'implicit' or 'mlp', got {self.token_mixer!r}")
-        return dict(DEFAULT_IMPLICIT if self.implicit is None else self.implicit)
+    def _token_mixer(self) -> dict:
+        """The validated token-mixer spec (``token_mixer`` with the legacy ``implicit`` options merged)."""
+        return resolve_token_mixer(self.token_mixer, **(self.implicit or {}))
 
     @torch.no_grad()
     def _batched(self, fn, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
@@ -71,7 +64,8 @@ class IMixerTabularDetector(_RunnerDetector):
     Inputs are standardised internally with the training mean / std (so unscaled data works).
 
     Args:
-        token_mixer: ``'implicit'`` (iMixer) or ``'mlp'`` (the explicit twin).
+        token_mixer: ``'implicit'`` (iMixer, the authors' recipe), ``'mlp'`` (the explicit twin) or
+            ``dict(type='implicit', n_iter=4, ...)`` (:mod:`backbones.token_mixers`).
         embed_dim: token width.
         num_blocks: Mixer blocks.
         mask_ratio: ``1 / chunks`` of the scoring orders (and the training mask rate for 'partition').
@@ -81,7 +75,8 @@ class IMixerTabularDetector(_RunnerDetector):
         mask_mode: ``'any_order'``, ``'partition'`` or ``'mixed'`` (both pattern sets, errors averaged).
         trim_ratio: per batch, leave the rows with the largest loss (this fraction) out of the loss, so
             the outliers in the unlabelled training data are not learnt as normal.
-        implicit: implicit-layer options (default: the authors' ``h_ratio=2, n_iter=2``).
+        implicit: implicit-layer options merged into ``token_mixer`` (kept for existing code; prefer
+            ``token_mixer=dict(type='implicit', ...)``).
         epochs: passes over the training rows; the step count is clipped to ``[min_iters, max_iters]``.
         min_iters: fewest optimisation steps.
         max_iters: most optimisation steps.
@@ -103,7 +98,7 @@ class IMixerTabularDetector(_RunnerDetector):
 
     min_samples = 8
 
-    def __init__(self, token_mixer: str = "implicit", embed_dim: int = 32, num_blocks: int = 2,
+    def __init__(self, token_mixer: TokenMixerSpec = "implicit", embed_dim: int = 32, num_blocks: int = 2,
                  mask_ratio: float = 0.25, score_repeats: int = 4, mask_mode: str = "any_order",
                  trim_ratio: float = 0.1, implicit: Optional[dict] = None, epochs: float = 20.0, min_iters: int = 100, max_iters: int = 300,
                  batch_size: int = 128,
@@ -126,7 +121,7 @@ class IMixerTabularDetector(_RunnerDetector):
             raise ValueError(f"{type(self).__name__} predicts each feature from the others and needs >= 2 "
                              f"features, got {X.shape[1]}")
         seed = check_random_state_int(self.random_state)
-        implicit = self._implicit()
+        token_mixer = self._token_mixer()
         self.mean_ = X.mean(0)
         std = X.std(0)
         self.scale_ = np.where(std > 0, std, 1.0)
@@ -135,13 +130,13 @@ class IMixerTabularDetector(_RunnerDetector):
             Z = Z[np.random.RandomState(seed).choice(len(Z), int(self.max_train_samples), replace=False)]
         self.n_iter_ = _n_iters(len(Z), self.batch_size, self.epochs, self.min_iters, self.max_iters)
         model_cfg = dict(type="MaskedTokenIMixer", num_tokens=X.shape[1], token_dim=1, embed_dim=self.embed_dim,
-                         num_blocks=self.num_blocks, token_mixer=self.token_mixer, mask_ratio=self.mask_ratio,
+                         num_blocks=self.num_blocks, token_mixer=token_mixer, mask_ratio=self.mask_ratio,
                          score_repeats=self.score_repeats, mask_mode=self.mask_mode, trim_ratio=self.trim_ratio,
-                         implicit=implicit, seed=seed)
+                         seed=seed)
         self.model_ = train_with_runner(
             model_cfg, dict(type="ArrayDataset", X=Z), max_iters=self.n_iter_, batch_size=self.batch_size,
             lr=self.lr, weight_decay=self.weight_decay, seed=seed, device=self._device(),
-            progress=self.verbose, desc=f"{type(self).__name__}({self.token_mixer})")
+            progress=self.verbose, desc=f"{type(self).__name__}({token_mixer['type']})")
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         return self._batched(self.model_.anomaly_score, (X - self.mean_) / self.scale_)
@@ -176,7 +171,7 @@ class IMixerImageDetector(_RunnerDetector):
         image_shape: ``(C, H, W)`` of the flattened rows (``None``: square, one channel).
         patch_size: patch side for the self-supervised model (``None``: the smallest giving <= 49
             patches).
-        token_mixer: ``'implicit'`` or ``'mlp'``.
+        token_mixer: ``'implicit'``, ``'mlp'`` or a dict spec, as in :class:`IMixerTabularDetector`.
         embed_dim, num_blocks, mask_ratio, implicit, epochs, min_iters, max_iters, batch_size, lr,
             weight_decay: as in :class:`IMixerTabularDetector`.
         n_neighbors: ``k`` of the k-NN distance.
@@ -190,7 +185,7 @@ class IMixerImageDetector(_RunnerDetector):
     min_samples = 6
 
     def __init__(self, image_shape: Optional[Sequence[int]] = None, patch_size: Optional[int] = None,
-                 token_mixer: str = "implicit", embed_dim: int = 32, num_blocks: int = 2, mask_ratio: float = 0.5,
+                 token_mixer: TokenMixerSpec = "implicit", embed_dim: int = 32, num_blocks: int = 2, mask_ratio: float = 0.5,
                  implicit: Optional[dict] = None, epochs: float = 30.0, min_iters: int = 200,
                  max_iters: int = 800, batch_size: int = 128, lr: float = 2e-3, weight_decay: float = 1e-4,
                  n_neighbors: int = 5, pool: str = "flatten", backbone: Optional[dict] = None,
@@ -250,8 +245,8 @@ class IMixerImageDetector(_RunnerDetector):
             self.n_iter_ = _n_iters(len(T), self.batch_size, self.epochs, self.min_iters, self.max_iters)
             model_cfg = dict(type="MaskedTokenIMixer", num_tokens=T.shape[1], token_dim=T.shape[2],
                              shared_embedding=True, embed_dim=self.embed_dim, num_blocks=self.num_blocks,
-                             token_mixer=self.token_mixer, mask_ratio=self.mask_ratio, score_repeats=1,
-                             implicit=self._implicit(), seed=seed)
+                             token_mixer=self._token_mixer(), mask_ratio=self.mask_ratio, score_repeats=1,
+                             seed=seed)
             self.model_ = train_with_runner(
                 model_cfg, dict(type="ArrayDataset", X=T.reshape(len(T), -1), token_shape=T.shape[1:]),
                 max_iters=self.n_iter_, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,

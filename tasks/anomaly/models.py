@@ -60,6 +60,7 @@ from mmengine.model import BaseModel
 
 from backbones.registry import MODELS
 from backbones.sequence import IMixerSequence
+from backbones.token_mixers import TokenMixerSpec
 
 
 def fixed_mask_patterns(num_tokens: int, mask_ratio: float, repeats: int, seed: int = 0,
@@ -109,7 +110,8 @@ class MaskedTokenIMixer(BaseModel):
         token_dim: ``P``: values per token (1 for tabular).
         embed_dim: token width ``C``.
         num_blocks: Mixer blocks.
-        token_mixer: ``'implicit'`` (iMixer) or ``'mlp'`` (explicit twin).
+        token_mixer: ``'implicit'`` (iMixer), ``'mlp'`` (explicit twin) or a dict spec
+            (:mod:`backbones.token_mixers`).
         shared_embedding: one value embedding / head for all tokens (image patches) instead of one per
             token (tabular features).
         mask_ratio: ``rho``, the masking probability in training and ``1 / groups`` in scoring.
@@ -120,8 +122,7 @@ class MaskedTokenIMixer(BaseModel):
             training on contaminated data; 0 = plain mean).
         mlp_ratio: ``(tokens, channels)`` widths of the Mixer MLPs.
         drop_rate: dropout in the Mixer MLPs.
-        implicit: :class:`~backbones.fixed_point.ImplicitLayer` options (``h_ratio``, ``n_iter``, ...);
-            only for ``token_mixer='implicit'``.
+        implicit: implicit options merged into ``token_mixer`` (kept for existing configs).
         seed: seed of the fixed scoring masks.
         data_preprocessor: mmengine data preprocessor config.
 
@@ -131,7 +132,7 @@ class MaskedTokenIMixer(BaseModel):
     """
 
     def __init__(self, num_tokens: int, token_dim: int = 1, embed_dim: int = 32, num_blocks: int = 2,
-                 token_mixer: str = "implicit", shared_embedding: bool = False, mask_ratio: float = 0.25,
+                 token_mixer: TokenMixerSpec = "implicit", shared_embedding: bool = False, mask_ratio: float = 0.25,
                  score_repeats: int = 4, mask_mode: str = "any_order", trim_ratio: float = 0.1, mlp_ratio: Tuple[float, float] = (0.5, 4.0), drop_rate: float = 0.0,
                  implicit: Optional[dict] = None, seed: int = 0, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:

@@ -1,11 +1,17 @@
-"""The runner-facing classifier base shared by the image, text and graph tasks."""
+"""The runner-facing classifier base shared by the image, text and graph tasks, and model helpers."""
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Union
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModel
+from mmengine.model import BaseModel, is_model_wrapper
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The model inside a (distributed) wrapper such as mmengine's ``MMDistributedDataParallel``."""
+    return model.module if is_model_wrapper(model) or isinstance(model, nn.DataParallel) else model
 
 
 class LogitsClassifier(BaseModel):

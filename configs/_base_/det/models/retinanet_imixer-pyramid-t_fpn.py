@@ -8,7 +8,7 @@ model = dict(
                            bgr_to_rgb=True, pad_size_divisor=28),
     backbone=dict(type='imixer.IMixerPyramid', arch='tiny', token_mixer='implicit', window_size=7,
                   drop_path_rate=0.1, out_indices=(1, 2, 3), frozen_stages=-1, norm_eval=False,
-                  h_ratio=2.0, n_iter=2, init_cfg=None),
+                  init_cfg=None),  # implicit token mixer: the authors' recipe (h_ratio 2, n_iter 2)
     neck=dict(type='FPN', in_channels=[128, 256, 512], out_channels=128, start_level=0,
               add_extra_convs='on_input', num_outs=5),
     bbox_head=dict(

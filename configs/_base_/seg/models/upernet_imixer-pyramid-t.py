@@ -7,7 +7,7 @@ model = dict(
     data_preprocessor=data_preprocessor,
     backbone=dict(type='imixer.IMixerPyramid', arch='tiny', token_mixer='implicit', window_size=7,
                   drop_path_rate=0.1, out_indices=(0, 1, 2, 3), frozen_stages=-1, norm_eval=False,
-                  h_ratio=2.0, n_iter=2, init_cfg=None),
+                  init_cfg=None),  # implicit token mixer: the authors' recipe (h_ratio 2, n_iter 2)
     decode_head=dict(type='UPerHead', in_channels=[64, 128, 256, 512], in_index=[0, 1, 2, 3],
                      pool_scales=(1, 2, 3, 6), channels=64, dropout_ratio=0.1, num_classes=11, norm_cfg=norm_cfg,
                      align_corners=False,
