@@ -51,7 +51,7 @@ def stock_config() -> Config:
     return Config.fromfile(str(path))
 
 
-def fpn_and_anchor_strides(cfg: Config, size=(256, 384)):
+def fpn_and_anchor_strides(cfg: Config, size=(128, 256)):
     """Build the detector through mmdet's registry, run backbone + FPN + head on one image; return the
     strides of the FPN outputs (image size / map size) and the anchor generator's strides."""
     init_default_scope(cfg.get("default_scope", "mmdet"))
