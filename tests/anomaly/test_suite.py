@@ -1,10 +1,14 @@
 """The benchmark suite end to end on a tiny config: CSV, summary, plot, resume, a failing detector,
 user data, and the Runner config (tools/train.py / tools/test.py)."""
 import csv
+import json
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from sklearn.metrics import roc_auc_score
 
 TINY = """
 datasets = ['wine', 'ionosphere']
@@ -117,9 +121,27 @@ def test_runner_config_trains_and_tests(run_tool, tmp_path):
     work = tmp_path / "work"
     proc = run_tool(["tools/train.py", cfg, "--work-dir", work, "--cfg-options", *opts])
     assert "anomaly/roc_auc" in proc.stdout + proc.stderr
-    proc = run_tool(["tools/test.py", cfg, work / "iter_20.pth", "--work-dir", work, "--cfg-options", *opts])
+    ckpt = work / "iter_20.pth"
+    # the checkpoint carries the calibration of its own weights (AnomalyCalibrationHook before the save)
+    import backbones  # noqa: F401  (allow-lists mmengine's checkpoint classes for torch.load)
+
+    scale = torch.load(ckpt, map_location="cpu")["state_dict"]["error_scale"]
+    assert not torch.allclose(scale, torch.ones_like(scale))
+    scalars = [json.loads(line) for line in next(work.glob("*/vis_data/scalars.json")).read_text().splitlines()]
+    val_auc = [s["anomaly/roc_auc"] for s in scalars if "anomaly/roc_auc" in s][-1]
+    # the run's own test after training (no save_best: the last checkpoint) reports the final validation
+    tested = json.loads((work / "test_metrics.json").read_text())
+    assert Path(tested["checkpoint"]).name == "iter_20.pth"
+    assert tested["anomaly/roc_auc"] == pytest.approx(val_auc, abs=1e-9)
+    out_csv = tmp_path / "scores.csv"
+    proc = run_tool(["tools/test.py", cfg, ckpt, "--work-dir", work, "--out", out_csv, "--cfg-options", *opts])
     out = proc.stdout + proc.stderr
     assert "anomaly/roc_auc" in out and "anomaly/ap" in out
+    # --out: one row per test row, its score and label; the same ROC-AUC as the run's final validation
+    rows = list(csv.DictReader(out_csv.open()))
+    assert len(rows) == 733 and list(rows[0]) == ["id", "score", "label"]  # 40 % of cardio's 1,831 rows, rounded up
+    labels, scores = [int(r["label"]) for r in rows], [float(r["score"]) for r in rows]
+    assert 100 * roc_auc_score(labels, scores) == pytest.approx(val_auc, abs=1e-9)
 
 
 def test_quick_and_data_options(tmp_path, load_tool):
