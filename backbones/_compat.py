@@ -1,6 +1,10 @@
-"""Fixes for known problems of the pinned stack, applied on ``import backbones``.
+"""Every workaround of an upstream problem, in one place, each naming the version it works around.
 
-torch >= 2.6 loads checkpoints with ``weights_only=True``; mmengine 0.10.7 stores its message hub
+1. :func:`allow_mmengine_checkpoints` (mmengine 0.10.7 with torch >= 2.6), applied on ``import backbones``.
+2. :func:`alias_registry_scope` (mmengine 0.10.7): the scope ``imixer`` lives in the package ``backbones``.
+3. :func:`runner_device` (mmengine 0.10.7): the Runner always puts the model on ``get_device()``.
+
+**1.** torch >= 2.6 loads checkpoints with ``weights_only=True``; mmengine 0.10.7 stores its message hub
 in every checkpoint, so ``--resume`` and ``init_cfg=dict(type='Pretrained')`` fail with
 ``Unsupported global``. Two targeted fixes keep the safe loader on:
 
@@ -15,6 +19,11 @@ Checkpoints written by a plain mmengine process before this fix still need
 ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` (only for files you trust).
 """
 from __future__ import annotations
+
+import contextlib
+import sys
+import types
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -47,3 +56,35 @@ def allow_mmengine_checkpoints() -> None:
     # numpy >= 1.25 pickles dtype instances through their concrete classes (np.dtypes.Float64DType, ...)
     safe += [type(np.dtype(t)) for t in ("float64", "float32", "float16", "int64", "int32", "int8", "uint8", "bool")]
     torch.serialization.add_safe_globals(safe)
+
+
+def alias_registry_scope(scope: str, registry_module: str) -> None:
+    """Make ``<scope>.registry`` import as ``registry_module`` (mmengine 0.10.7).
+
+    mmengine imports ``<scope>.registry`` whenever it switches to a scope. Our scope is ``imixer`` but
+    the package is ``backbones`` (the user's layout), so without the alias every build logs "Failed to
+    import `imixer.registry`".
+    """
+    if scope in sys.modules:
+        return
+    alias = types.ModuleType(scope, f"Alias of the {scope} registry scope (see backbones._compat).")
+    alias.__path__ = []  # a namespace-like package: only ``<scope>.registry`` exists
+    alias.registry = sys.modules[registry_module]
+    sys.modules[scope] = alias
+    sys.modules[f"{scope}.registry"] = sys.modules[registry_module]
+
+
+@contextlib.contextmanager
+def runner_device(device: str) -> Iterator[None]:
+    """Make mmengine's Runner put the model on ``device`` (mmengine 0.10.7 always picks CUDA when present)."""
+    if device == "cpu" and torch.cuda.is_available():
+        import mmengine.runner.runner as runner_mod
+
+        original = runner_mod.get_device
+        runner_mod.get_device = lambda: "cpu"
+        try:
+            yield
+        finally:
+            runner_mod.get_device = original
+    else:
+        yield

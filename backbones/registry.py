@@ -46,15 +46,6 @@ def register_backbone(name=None):
 
     return _wrap
 
-# mmengine imports ``<scope>.registry`` whenever it switches to a scope. Our scope is ``imixer`` but the
-# package is ``backbones`` (the user's layout), so make ``imixer.registry`` resolve to this module
-# instead of logging "Failed to import `imixer.registry`" on every build.
-import sys as _sys  # noqa: E402
-import types as _types  # noqa: E402
+from ._compat import alias_registry_scope  # noqa: E402
 
-if "imixer" not in _sys.modules:
-    _alias = _types.ModuleType("imixer", "Alias of the imixer registry scope (see backbones.registry).")
-    _alias.__path__ = []  # a namespace-like package: only ``imixer.registry`` exists
-    _alias.registry = _sys.modules[__name__]
-    _sys.modules["imixer"] = _alias
-    _sys.modules["imixer.registry"] = _sys.modules[__name__]
+alias_registry_scope("imixer", __name__)  # mmengine 0.10.7 imports ``imixer.registry`` on a scope switch

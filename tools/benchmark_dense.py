@@ -212,7 +212,9 @@ def run_single(config: str, iters: int, batch_size: int, work_dir: str, out: str
     rec = Recorder()
     runner = Runner.from_cfg(cfg)
     runner.register_hook(rec)
-    model = runner.model.module if hasattr(runner.model, "module") else runner.model
+    from tasks.common.models import unwrap_model
+
+    model = unwrap_model(runner.model)
     n_backbone = sum(p.numel() for p in model.backbone.parameters())
     runner.train()
     timed = iters - SKIP_WARMUP

@@ -176,7 +176,9 @@ def _make_probe(result_path: Path, warmup: int):
             return time.perf_counter()
 
         def before_train(self, runner) -> None:
-            model = runner.model.module if hasattr(runner.model, "module") else runner.model
+            from tasks.common.models import unwrap_model
+
+            model = unwrap_model(runner.model)
             param = next(model.parameters())
             self.cuda = param.device.type == "cuda"
             if self.cuda:

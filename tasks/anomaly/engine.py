@@ -4,7 +4,6 @@ in-process (the same Runner ``tools/train.py`` builds from ``configs/anomaly/*.p
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import shutil
 import tempfile
@@ -18,7 +17,9 @@ from mmengine.hooks import CheckpointHook, Hook
 from sklearn.metrics import average_precision_score, roc_auc_score
 from torch.utils.data import Dataset
 
+from backbones._compat import runner_device
 from backbones.registry import DATASETS, HOOKS, METRICS
+from tasks.common.models import unwrap_model
 
 from .datasets import load_dataset
 
@@ -126,10 +127,6 @@ class AnomalyMetric(BaseMetric):
 
 
 # -- hooks ----------------------------------------------------------------------------------------------
-def _unwrap(model):
-    return model.module if hasattr(model, "module") else model
-
-
 @HOOKS.register_module()
 class AnomalyCalibrationHook(Hook):
     """Set the model's per-token error scale (``calibrate``) from the training data, so that every saved
@@ -150,7 +147,7 @@ class AnomalyCalibrationHook(Hook):
         self._fresh = False  # calibrated since the weights last changed
 
     def _calibrate(self, runner) -> None:
-        model = _unwrap(runner.model)
+        model = unwrap_model(runner.model)
         if self._fresh or not hasattr(model, "calibrate") or runner._train_dataloader is None:
             return
         dataset = runner.train_dataloader.dataset
@@ -223,22 +220,6 @@ class TqdmProgressHook(Hook):
 
 
 # -- in-process training --------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _device_scope(device: str):
-    """Make the Runner put the model on ``device`` (mmengine always picks CUDA when present)."""
-    if device == "cpu" and torch.cuda.is_available():
-        import mmengine.runner.runner as runner_mod
-
-        original = runner_mod.get_device
-        runner_mod.get_device = lambda: "cpu"
-        try:
-            yield
-        finally:
-            runner_mod.get_device = original
-    else:
-        yield
-
-
 def _release_runner(runner) -> None:
     """Close the Runner's log file handlers and drop its global mmengine instances."""
     from mmengine.logging import MessageHub, MMLogger
@@ -318,10 +299,10 @@ def train_with_runner(model_cfg: dict, train_dataset: dict, *, max_iters: int, b
     )
     runner = None
     try:
-        with _device_scope(device):
+        with runner_device(device):
             runner = Runner(**cfg)
             runner.train()
-        model = _unwrap(runner.model)
+        model = unwrap_model(runner.model)
         model.eval()
         return model
     finally:
