@@ -1,23 +1,27 @@
 # iMixer text classifier on BBC News (5 classes; python tools/prepare_data.py bbc_news).
 # A small CPU-feasible model: 8k WordPiece vocabulary trained on the training split, 256 tokens,
-# width 64, 2 blocks; the implicit token mixer in the authors' mode (h_ratio 2, 2 unrolled steps).
+# width 64, 2 blocks; the implicit token mixer with the authors' recipe (h_ratio 2, 2 unrolled steps).
 # Regularised for 1,557 training articles: random windows + [UNK] dropout, weight EMA (docs/text.md).
-# After training, ExportHFHook writes the best checkpoint + tokenizer to <work_dir>/hf_export
-# (AutoModelForSequenceClassification / AutoTokenizer .from_pretrained after `import tasks.text`).
+# After training, ExportHFHook writes the best checkpoint + tokenizer to <work_dir>/hf_export, a
+# self-contained folder (AutoModelForSequenceClassification.from_pretrained(dir, trust_remote_code=True)).
 _base_ = ['../_base_/default_runtime.py']
 custom_imports = dict(imports=['backbones', 'tasks.common', 'tasks.text'], allow_failed_imports=False)
 
-max_length = 256   # the model's fixed token count (max_position_embeddings)
-vocab_size = 8000
-data = dict(type='TextClsDataset', source='bbc_news', tokenizer=None, vocab_size=vocab_size,
-            max_length=max_length)
+# Each setting below is stated once and reaches every place that uses it (tasks.text.resolve_text_config,
+# run by tools/train.py / tools/test.py): e.g. --cfg-options source=my.csv max_length=128.
+# num_labels (and id2label) come from the training split's labels.
+config_resolvers = ['tasks.text.resolve_text_config']
+source = 'bbc_news'    # or a CSV file, a folder with train/val/test.csv, a folder of <class>/*.txt
+max_length = 256       # the datasets' truncation / padding and the model's fixed token count
+vocab_size = 8000      # the WordPiece vocabulary trained on the training split, and the model's
+tokenizer = None       # None: trained beside the data; or a save_pretrained folder, or 'bert_uncased'
+data = dict(type='TextClsDataset')
 
 model = dict(
     type='HFTextClassifier',
     label_smoothing=0.1,
-    hf_config=dict(vocab_size=vocab_size, max_position_embeddings=max_length, hidden_size=64,
-                   num_hidden_layers=2, mlp_ratio=(0.5, 4.0), num_labels=5, hidden_dropout_prob=0.2,
-                   classifier_dropout=0.1, token_mixer='implicit', h_ratio=2.0, n_iter=2))
+    hf_config=dict(hidden_size=64, num_hidden_layers=2, mlp_ratio=(0.5, 4.0), hidden_dropout_prob=0.2,
+                   classifier_dropout=0.1, token_mixer='implicit'))
 
 train_dataloader = dict(
     batch_size=32, num_workers=0,

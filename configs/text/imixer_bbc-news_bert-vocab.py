@@ -3,7 +3,4 @@
 # embeddings are still learnt from scratch (1.95M of the model's 2.08M parameters).
 _base_ = ['./imixer_bbc-news.py']
 tokenizer = 'bert_uncased'
-train_dataloader = dict(dataset=dict(tokenizer=tokenizer))
-val_dataloader = dict(dataset=dict(tokenizer=tokenizer))
-test_dataloader = dict(dataset=dict(tokenizer=tokenizer))
-model = dict(hf_config=dict(vocab_size=30522))
+vocab_size = 30522

@@ -1,4 +1,3 @@
-# The explicit twin of imixer_bbc-news_bert-vocab.py (python tools/prepare_data.py bert_uncased); the
-# inherited h_ratio / n_iter are the IMixerConfig defaults and unused by the MLP token mixer.
+# The explicit twin of imixer_bbc-news_bert-vocab.py (python tools/prepare_data.py bert_uncased).
 _base_ = ['./imixer_bbc-news_bert-vocab.py']
 model = dict(hf_config=dict(token_mixer='mlp'))

@@ -8,11 +8,14 @@ Importing this package registers
   ``TextClsDataset``, the hook ``ExportHFHook``;
 * the ``bbc_news`` and ``bert_uncased`` preparers (``python tools/prepare_data.py bbc_news``).
 
-Example::
+:func:`resolve_text_config` makes each top-level setting of a text config (``max_length``,
+``source``, ...) reach every place that uses it and takes ``num_labels`` from the training split.
 
-    import tasks.text
+An exported model needs none of this project (its code is saved beside the weights)::
+
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    model = AutoModelForSequenceClassification.from_pretrained('work_dirs/imixer_bbc-news/hf_export')
+    model = AutoModelForSequenceClassification.from_pretrained('work_dirs/imixer_bbc-news/hf_export',
+                                                               trust_remote_code=True)
     tok = AutoTokenizer.from_pretrained('work_dirs/imixer_bbc-news/hf_export')
 """
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
@@ -21,6 +24,7 @@ from .configuration_imixer import IMixerConfig
 from .datasets import TextClsDataset, load_split, prepare_bbc_news
 from .model import ExportHFHook, HFTextClassifier
 from .modeling_imixer import IMixerForSequenceClassification, IMixerModel, IMixerPreTrainedModel
+from .run_config import resolve_text_config
 from .tokenization import load_tokenizer, prepare_bert_uncased, train_wordpiece_tokenizer
 
 AutoConfig.register(IMixerConfig.model_type, IMixerConfig, exist_ok=True)
@@ -29,4 +33,4 @@ AutoModelForSequenceClassification.register(IMixerConfig, IMixerForSequenceClass
 
 __all__ = ["IMixerConfig", "IMixerPreTrainedModel", "IMixerModel", "IMixerForSequenceClassification",
            "TextClsDataset", "load_split", "prepare_bbc_news", "HFTextClassifier", "ExportHFHook",
-           "train_wordpiece_tokenizer", "load_tokenizer", "prepare_bert_uncased"]
+           "train_wordpiece_tokenizer", "load_tokenizer", "prepare_bert_uncased", "resolve_text_config"]

@@ -9,9 +9,11 @@ Sources (the ``source`` argument of :class:`TextClsDataset`):
 * one CSV file (columns ``text``, ``label``): split into train / val / test, stratified, with a fixed seed.
 * a directory with one sub-directory per class holding ``*.txt`` files: split the same way.
 
-The class list is the sorted set of training labels; a validation / test label that does not occur
-in training is an error (the model has no output for it), as is an empty text. Texts are tokenised
-once, padded to ``max_length`` and truncated beyond it; how many were truncated is logged.
+Files are read with ``encoding`` (default UTF-8); a file in another encoding is an error naming the
+file and the option. The class list is the sorted set of training labels; a validation / test label
+that does not occur in training is an error naming the split's file, the label and the training
+classes (the model has no output for it), as is an empty text. Texts are tokenised once, padded to
+``max_length`` and truncated beyond it; how many were truncated is logged.
 """
 from __future__ import annotations
 
@@ -107,10 +109,23 @@ def prepare_bbc_news(force: bool = False) -> Path:
 
 
 # -- reading any source ----------------------------------------------------------------------------------
-def _read_csv(path: Path, text_column: str, label_column: str) -> Tuple[List[str], List[str], List[str]]:
+def _decode_error(path: Path, encoding: str, exc: Exception) -> ValueError:
+    if isinstance(exc, LookupError):
+        return ValueError(f"unknown encoding {encoding!r} (the text dataset's encoding= option) reading {path}")
+    where = f" at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else ""
+    return ValueError(f"{path} is not {encoding} text (cannot decode{where}); set the text dataset's encoding= option "
+                      "to the file's encoding, e.g. encoding='latin-1' or 'cp1252' (a config's top-level encoding=, "
+                      "TextClsDataset(encoding=...), tools/benchmark_text.py --encoding)")
+
+
+def _read_csv(path: Path, text_column: str, label_column: str,
+              encoding: str = "utf-8") -> Tuple[List[str], List[str], List[str]]:
     import pandas as pd
 
-    frame = pd.read_csv(path, keep_default_na=False, dtype=str)
+    try:
+        frame = pd.read_csv(path, keep_default_na=False, dtype=str, encoding=encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise _decode_error(path, encoding, exc) from exc
     missing = [c for c in (text_column, label_column) if c not in frame.columns]
     if missing:
         raise ValueError(f"{path} has no column(s) {missing} (columns: {list(frame.columns)}); a text CSV needs "
@@ -119,11 +134,14 @@ def _read_csv(path: Path, text_column: str, label_column: str) -> Tuple[List[str
     return frame[text_column].tolist(), frame[label_column].tolist(), ids
 
 
-def _read_folders(path: Path) -> Tuple[List[str], List[str], List[str]]:
+def _read_folders(path: Path, encoding: str = "utf-8") -> Tuple[List[str], List[str], List[str]]:
     texts, labels, ids = [], [], []
     for class_dir in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for f in sorted(class_dir.glob("*.txt")):
-            texts.append(_decode(f.read_bytes()))
+            try:
+                texts.append(f.read_bytes().decode(encoding))
+            except (UnicodeDecodeError, LookupError) as exc:
+                raise _decode_error(f, encoding, exc) from exc
             labels.append(class_dir.name)
             ids.append(f"{class_dir.name}/{f.name}")
     if not texts:
@@ -147,13 +165,37 @@ def resolve_source(source: Union[str, Path]) -> Path:
     return path
 
 
+def split_file(source: Union[str, Path], split: str, val_ratio: float = 0.1, test_ratio: float = 0.2) -> str:
+    """Where ``split`` of ``source`` comes from, for messages: ``data/x/test.csv``, or ``the test part
+    (test_ratio=0.2) of the automatic split of my.csv``."""
+    path = resolve_source(source)
+    if path.is_dir() and (path / "train.csv").exists():
+        return str(path / f"{split}.csv")
+    ratio = {"val": f" (val_ratio={val_ratio})", "test": f" (test_ratio={test_ratio})"}.get(split, "")
+    return f"the {split} part{ratio} of the automatic split of {path}"
+
+
+def check_labels(labels: Sequence[str], ids: Sequence[str], classes: Sequence[str], where: str) -> None:
+    """Refuse labels outside ``classes`` (the training labels), naming ``where`` they are, the labels,
+    a few rows and the training classes."""
+    unseen = sorted(set(labels) - set(classes))
+    if unseen:
+        rows = [i for i, lab in zip(ids, labels) if lab in unseen][:5]
+        raise ValueError(f"{where} has label(s) {unseen} that never occur in the training split (e.g. rows {rows}); "
+                         f"the classes seen in training are {sorted(classes)} and the model has no output for "
+                         "others. Move such examples into the training data or drop them.")
+
+
 def load_split(source: Union[str, Path], split: str, text_column: str = "text", label_column: str = "label",
-               val_ratio: float = 0.1, test_ratio: float = 0.2,
-               split_seed: int = 0) -> Tuple[List[str], List[str], List[str]]:
+               val_ratio: float = 0.1, test_ratio: float = 0.2, split_seed: int = 0,
+               encoding: str = "utf-8") -> Tuple[List[str], List[str], List[str]]:
     """Texts, labels (strings) and ids of one split of ``source`` (see the module docstring).
 
     Returns:
         ``(texts, labels, ids)``; ids name the row / file of each text for error messages.
+
+    Raises:
+        ValueError: a file that is not ``encoding`` text (named with the option), missing columns.
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
@@ -163,11 +205,11 @@ def load_split(source: Union[str, Path], split: str, text_column: str = "text", 
         if not file.exists():
             raise FileNotFoundError(f"{path} has train.csv but no {split}.csv; add it, or give one CSV file to be "
                                     "split automatically")
-        return _read_csv(file, text_column, label_column)
+        return _read_csv(file, text_column, label_column, encoding)
     if path.is_dir():
-        texts, labels, ids = _read_folders(path)
+        texts, labels, ids = _read_folders(path, encoding)
     elif path.suffix.lower() in (".csv", ".tsv"):
-        texts, labels, ids = _read_csv(path, text_column, label_column)
+        texts, labels, ids = _read_csv(path, text_column, label_column, encoding)
     else:
         raise ValueError(f"unsupported text data source {path}: expected a .csv file or a directory")
     sel = stratified_split(labels, val_ratio, test_ratio, split_seed)[split]
@@ -201,6 +243,7 @@ class TextClsDataset(Dataset):
         subset: keep only the first ``subset`` texts (quick runs); the tokenizer and the class list
             still come from the whole training split.
         text_column, label_column: CSV column names.
+        encoding: the files' text encoding (``'utf-8'``; e.g. ``'latin-1'``, ``'cp1252'``).
         val_ratio, test_ratio, split_seed: the automatic split of a single CSV / folder source.
         output: ``'runner'`` items ``dict(inputs, attention_mask, labels)`` for mmengine models;
             ``'hf'`` items ``dict(input_ids, attention_mask, labels)`` for transformers' ``Trainer``.
@@ -218,7 +261,7 @@ class TextClsDataset(Dataset):
                  vocab_size: int = 8000, max_length: int = 256, subset: Optional[int] = None,
                  text_column: str = "text", label_column: str = "label", val_ratio: float = 0.1,
                  test_ratio: float = 0.2, split_seed: int = 0, output: str = "runner", crop: str = "head",
-                 token_dropout: float = 0.0) -> None:
+                 token_dropout: float = 0.0, encoding: str = "utf-8") -> None:
         if output not in ("runner", "hf"):
             raise ValueError(f"output must be 'runner' or 'hf', got {output!r}")
         if crop not in ("head", "random"):
@@ -230,7 +273,7 @@ class TextClsDataset(Dataset):
             raise ValueError(f"max_length must be >= 3 ([CLS], one token, [SEP]), got {max_length}")
         self.split, self.max_length, self.output = split, int(max_length), output
         kw = dict(text_column=text_column, label_column=label_column, val_ratio=val_ratio, test_ratio=test_ratio,
-                  split_seed=split_seed)
+                  split_seed=split_seed, encoding=encoding)
         train_texts, train_labels, train_ids = load_split(source, "train", **kw)
         self._check_texts(train_texts, train_ids, "train", source)
         classes = tuple(sorted(set(train_labels)))
@@ -239,12 +282,7 @@ class TextClsDataset(Dataset):
         else:
             texts, labels, ids = load_split(source, split, **kw)
             self._check_texts(texts, ids, split, source)
-            unseen = sorted(set(labels) - set(classes))
-            if unseen:
-                where = [i for i, lab in zip(ids, labels) if lab in unseen][:5]
-                raise ValueError(f"the {split} split of {source} has label(s) {unseen} that never occur in the "
-                                 f"training split (e.g. {where}); the model only knows {list(classes)}. Move such "
-                                 "examples into the training data or drop them.")
+            check_labels(labels, ids, classes, split_file(source, split, val_ratio, test_ratio))
         if subset is not None:
             texts, labels, ids = texts[:subset], labels[:subset], ids[:subset]
         if not texts:
@@ -317,4 +355,4 @@ class TextClsDataset(Dataset):
 
 
 __all__ = ["TextClsDataset", "prepare_bbc_news", "load_split", "stratified_split", "resolve_source",
-           "default_tokenizer_dir"]
+           "default_tokenizer_dir", "split_file", "check_labels"]

@@ -1,5 +1,6 @@
 """The runner side of the text task: an mmengine model around the transformers classifier and a
-hook that exports the trained model and its tokenizer with ``save_pretrained``."""
+hook that exports the trained model and its tokenizer with ``save_pretrained`` (a self-contained
+folder: ``auto_map`` and the model's code beside the weights, see :mod:`tasks.text.backbone`)."""
 from __future__ import annotations
 
 import copy
@@ -25,7 +26,8 @@ class HFTextClassifier(LogitsClassifier):
     Args:
         hf_config: :class:`IMixerConfig` arguments, e.g. ``dict(vocab_size=8000,
             max_position_embeddings=256, hidden_size=128, num_hidden_layers=2, num_labels=5,
-            token_mixer='implicit')``; ignored when ``pretrained`` is given.
+            token_mixer='implicit')``; ignored when ``pretrained`` is given. ``num_labels`` must be
+            there: :func:`~tasks.text.run_config.resolve_text_config` takes it from the training split.
         pretrained: a ``save_pretrained`` directory to start from instead (fine-tuning).
         label_smoothing: cross-entropy label smoothing.
         data_preprocessor: mmengine data preprocessor config.
@@ -41,6 +43,11 @@ class HFTextClassifier(LogitsClassifier):
         if pretrained is not None:
             self.hf_model = IMixerForSequenceClassification.from_pretrained(pretrained)
         elif hf_config is not None:
+            if hf_config.get("num_labels") is None and not hf_config.get("id2label"):
+                raise ValueError("HFTextClassifier: hf_config has no num_labels. tools/train.py and tools/test.py take "
+                                 "it from the training split (config_resolvers = ['tasks.text.resolve_text_config']); "
+                                 "when you build the Runner yourself, call tasks.text.resolve_text_config(cfg) first, "
+                                 "or set model.hf_config.num_labels")
             self.hf_model = IMixerForSequenceClassification(IMixerConfig(**hf_config))
         else:
             raise ValueError("HFTextClassifier needs hf_config (a new model) or pretrained (a saved one)")
@@ -55,9 +62,11 @@ class HFTextClassifier(LogitsClassifier):
 class ExportHFHook(Hook):
     """After training, write the model and the training dataset's tokenizer with ``save_pretrained``.
 
-    The export directory then loads with ``AutoModelForSequenceClassification.from_pretrained(dir)``
-    and ``AutoTokenizer.from_pretrained(dir)`` (after ``import tasks.text``); ``config.id2label``
-    holds the class names of the training data.
+    The export directory is self-contained: it loads with
+    ``AutoModelForSequenceClassification.from_pretrained(dir, trust_remote_code=True)``,
+    ``AutoTokenizer.from_pretrained(dir)`` and ``pipeline('text-classification', model=dir,
+    trust_remote_code=True)`` in a process that never imports this project; ``config.id2label`` holds
+    the class names of the training data.
 
     Args:
         out_dir: export directory, relative to the work dir unless absolute.
@@ -99,5 +108,5 @@ class ExportHFHook(Hook):
         if tokenizer is not None:
             tokenizer.save_pretrained(str(out))
         print_log(f"[ExportHFHook] exported the {source} {'and the tokenizer ' if tokenizer is not None else ''}"
-                  f"to {out} (load with AutoModelForSequenceClassification.from_pretrained after import tasks.text)",
+                  f"to {out} (load with AutoModelForSequenceClassification.from_pretrained(dir, trust_remote_code=True))",
                   logger="current")

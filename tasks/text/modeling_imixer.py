@@ -10,7 +10,7 @@ the batch length, mask :math:`m_i \in \{0, 1\}`):
     h = \frac{\sum_i m_i X_i}{\sum_i m_i}, \qquad
     \mathrm{logits} = W_{cls}\,\mathrm{Dropout}(h) + b_{cls}.
 
-``IMixerSequence`` (:mod:`backbones.sequence`) is the shared 1-D iMixer: each block mixes the tokens
+``IMixerSequence`` (``backbones.sequence``) is the shared 1-D iMixer: each block mixes the tokens
 with the implicit module :math:`y = W_{out}\sigma((1 - G)^{-1} W_{in} x)` (or a plain MLP for the
 explicit twin ``token_mixer='mlp'``) and the channels with an MLP. Padded tokens are zeroed before
 every token-mixing step and excluded from the mean, so padding (its amount and its token ids) never
@@ -21,7 +21,8 @@ Classes: :class:`IMixerPreTrainedModel`, :class:`IMixerModel` (returns
 ``BaseModelOutputWithPooling``, the pooled output is the masked mean) and
 :class:`IMixerForSequenceClassification` (``SequenceClassifierOutput``, with the loss when ``labels``
 are given). Importing :mod:`tasks.text` registers them with ``AutoModel`` and
-``AutoModelForSequenceClassification``.
+``AutoModelForSequenceClassification``; a saved model carries this code and loads with
+``trust_remote_code=True`` without the project (:mod:`tasks.text.backbone`).
 """
 from __future__ import annotations
 
@@ -34,9 +35,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
 
-from backbones.fixed_point import SpectralNormLinear
-from backbones.sequence import IMixerSequence
-
+from .backbone import IMixerSequence, SpectralNormLinear
 from .configuration_imixer import IMixerConfig
 
 
@@ -119,7 +118,7 @@ class IMixerModel(IMixerPreTrainedModel):
             seq_len=config.max_position_embeddings, embed_dim=config.hidden_size,
             num_blocks=config.num_hidden_layers, mlp_ratio=tuple(config.mlp_ratio),
             token_mixer=config.token_mixer, act=config.hidden_act, drop_rate=config.hidden_dropout_prob,
-            drop_path_rate=config.drop_path_rate, **config.implicit_kwargs())
+            drop_path_rate=config.drop_path_rate)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -144,7 +143,7 @@ class IMixerModel(IMixerPreTrainedModel):
             raise ValueError(
                 f"sequence length {length} exceeds max_position_embeddings={self.config.max_position_embeddings}, "
                 "the fixed token count of this model's token mixers. Truncate with the tokenizer "
-                f"(truncation=True, max_length={self.config.max_position_embeddings}).")
+                f"(tokenizer(..., truncation=True), or pipeline(..., truncation=True)).")
         if input_ids is not None and input_ids.numel():
             lo, hi = int(input_ids.min()), int(input_ids.max())
             if lo < 0 or hi >= self.config.vocab_size:

@@ -52,3 +52,34 @@ def text_dir(tmp_path):
 def corpus():
     """The corpus helpers ``make_texts(n_per_class, seed)`` and ``write_csv(path, rows, header)``."""
     return types.SimpleNamespace(make_texts=make_texts, write_csv=write_csv)
+
+
+#: run in a fresh interpreter (python -I: no PYTHONPATH, no user site, cwd not on sys.path) that cannot
+#: import the project even where it is pip-installed: loading a saved model must not need it.
+FRESH_PRELUDE = '''
+import importlib.abc, sys
+class _Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tasks", "backbones", "mmengine"):
+            raise ImportError(f"{name} must not be imported by a saved iMixer model")
+sys.meta_path.insert(0, _Block())
+'''
+
+
+@pytest.fixture
+def fresh_python(tmp_path):
+    """``fresh_python(code) -> CompletedProcess``: run ``code`` in a clean interpreter, cwd outside the
+    repository, offline, with its own transformers module cache, where ``tasks`` / ``backbones`` /
+    ``mmengine`` cannot be imported."""
+    import subprocess
+    import sys
+
+    def run(code: str):
+        cwd = tmp_path / "elsewhere"
+        cwd.mkdir(exist_ok=True)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd), "HF_HUB_OFFLINE": "1",
+               "HF_MODULES_CACHE": str(cwd / "hf_modules"), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+        return subprocess.run([sys.executable, "-I", "-c", FRESH_PRELUDE + code], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    return run

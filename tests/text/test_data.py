@@ -1,5 +1,6 @@
 """Text data: the tokenizer (train, save, load offline), the dataset's sources and its bad-input errors."""
 import logging
+import re
 
 import pytest
 import torch
@@ -105,8 +106,24 @@ def test_empty_text_is_an_error(tmp_path, corpus):
 def test_unseen_label_is_an_error(text_dir, corpus):
     rows = corpus.make_texts(2, seed=1) + [("A brand new weather topic with rain.", "weather")]
     corpus.write_csv(text_dir / "val.csv", rows)
-    with pytest.raises(ValueError, match=r"label\(s\) \['weather'\] that never occur in the training split"):
+    with pytest.raises(ValueError, match=re.escape(f"{text_dir / 'val.csv'} has label(s) ['weather'] that never occur "
+                                                   "in the training split")):
         TextClsDataset(source=str(text_dir), split="val", tokenizer=str(text_dir / "tok"), vocab_size=150)
+
+
+def test_encoding_option_and_a_decode_error_naming_file_and_option(tmp_path, corpus):
+    rows = [(f"Caf\u00e9 {t}", lab) for t, lab in corpus.make_texts(10)]
+    with open(tmp_path / "latin.csv", "w", encoding="latin-1", newline="") as f:
+        f.write("text,label\n" + "".join(f"{t},{lab}\n" for t, lab in rows))
+    with pytest.raises(ValueError, match=re.escape(f"{tmp_path / 'latin.csv'} is not utf-8 text") + ".*encoding="):
+        load_split(tmp_path / "latin.csv", "train")
+    texts, _, _ = load_split(tmp_path / "latin.csv", "train", encoding="latin-1")
+    assert all(t.startswith("Caf\u00e9 ") for t in texts)
+    ds = TextClsDataset(source=str(tmp_path / "latin.csv"), split="val", tokenizer=str(tmp_path / "tok"),
+                        vocab_size=150, max_length=16, encoding="latin-1")
+    assert ds.texts[0].startswith("Caf\u00e9 ")
+    with pytest.raises(ValueError, match="unknown encoding 'latin-9x'"):
+        load_split(tmp_path / "latin.csv", "train", encoding="latin-9x")
 
 
 def test_missing_columns_and_missing_source(tmp_path, corpus):

@@ -1,4 +1,6 @@
 """The iMixer text model as a transformers model: Auto classes, save/load, padding invariance, errors."""
+import json
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -35,18 +37,56 @@ def test_auto_classes(token_mixer):
     assert IMixerConfig.from_dict(cfg.to_dict()).to_dict() == cfg.to_dict()
 
 
+def test_default_config_has_the_authors_recipe():
+    from backbones.implicit import ImplicitLayer
+
+    cfg = IMixerConfig()
+    assert cfg.token_mixer == {"type": "implicit"}  # the recipe is not restated in the config
+    model = AutoModelForSequenceClassification.from_config(cfg)
+    layers = [m for m in model.modules() if isinstance(m, ImplicitLayer)]
+    assert len(layers) == cfg.num_hidden_layers
+    for layer in layers:
+        assert (layer.hidden / layer.dim, layer.n_iter, layer.coeff) == (2.0, 2, 0.9)
+
+
+def test_token_mixer_spec_and_legacy_keywords(tmp_path):
+    spec = dict(type="implicit", n_iter=4, solver="anderson", tol=1e-4)
+    assert tiny_config(spec).token_mixer == spec
+    assert tiny_config(h_ratio=2, n_iter=4).token_mixer == dict(type="implicit", h_ratio=2, n_iter=4)
+    assert tiny_config("mlp").token_mixer == dict(type="mlp")
+    model = IMixerForSequenceClassification(tiny_config(spec))
+    assert [(m.implicit.n_iter, m.implicit.solver) for m in model.modules() if hasattr(m, "implicit")] == \
+        [(4, "anderson")] * 2
+    # a config.json saved before the spec, with the implicit options at the top level, still loads
+    legacy = {k: v for k, v in tiny_config("mlp").to_dict().items() if k not in ("token_mixer", "auto_map")}
+    legacy.update(token_mixer="implicit", h_ratio=2.0, n_iter=3, coeff=None, solver="unroll", tol=1e-3)
+    (tmp_path / "config.json").write_text(json.dumps(legacy))
+    loaded = AutoConfig.from_pretrained(tmp_path)
+    assert loaded.token_mixer == dict(type="implicit", h_ratio=2.0, n_iter=3, coeff=None, solver="unroll", tol=1e-3)
+    assert not hasattr(loaded, "n_iter")
+    assert IMixerConfig.from_dict(loaded.to_dict()).token_mixer == loaded.token_mixer
+
+
 def test_config_rejects_bad_values():
-    with pytest.raises(ValueError, match="token_mixer"):
+    with pytest.raises(ValueError, match="token_mixer type 'attention'"):
         tiny_config(token_mixer="attention")
     with pytest.raises(ValueError, match="solver"):
         tiny_config(solver="newton")
-    with pytest.raises(ValueError, match="coeff"):  # a convergent solver needs Lip(G) < 1
-        IMixerForSequenceClassification(tiny_config(solver="fixed_point", coeff=0.95))
+    with pytest.raises(ValueError, match="coeff"):  # a convergent solver needs Lip(G) < 1, refused at once
+        tiny_config(solver="fixed_point", coeff=0.95)
+    tiny_config(solver="fixed_point", coeff=0.95, hidden_act="relu")  # relu's slope is 1: 0.95^2 < 1
+    with pytest.raises(ValueError, match="token_mixer='mlp'"):
+        tiny_config("mlp", n_iter=3)
+    with pytest.raises(TypeError, match="unknown arguments \\['iters'\\]"):
+        tiny_config(dict(type="implicit", iters=3))
+    with pytest.raises(ValueError, match="anderson_m must be >= 2"):
+        tiny_config(dict(solver="anderson", anderson_m=1))
 
 
 @pytest.mark.parametrize("token_mixer", MIXERS)
 def test_save_load_round_trip(tmp_path, token_mixer):
-    model = randomise_head(IMixerForSequenceClassification(tiny_config(token_mixer, n_iter=3))).eval()
+    spec = dict(type="implicit", n_iter=3) if token_mixer == "implicit" else "mlp"
+    model = randomise_head(IMixerForSequenceClassification(tiny_config(spec))).eval()
     ids = torch.randint(1, 50, (3, 12))
     mask = torch.ones_like(ids)
     mask[1, 8:] = 0
@@ -54,7 +94,8 @@ def test_save_load_round_trip(tmp_path, token_mixer):
     model.save_pretrained(tmp_path)
     loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
     assert type(loaded) is IMixerForSequenceClassification
-    assert loaded.config.token_mixer == token_mixer and loaded.config.n_iter == 3
+    assert loaded.config.token_mixer == model.config.token_mixer
+    assert loaded.imixer.encoder.token_mixer == token_mixer
     assert torch.equal(loaded(ids, attention_mask=mask).logits, ref)
     # the bare encoder loads from the classifier's directory too
     enc = AutoModel.from_pretrained(tmp_path).eval()

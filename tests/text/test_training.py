@@ -1,67 +1,151 @@
-"""Training the text iMixer: 2 steps through tools/train.py (mmengine Runner) and 2 through transformers' Trainer."""
+"""Training the text iMixer: tools/train.py (mmengine Runner) on a user's CSV, the self-contained
+export loaded where the project is not, the config's one-setting-per-quantity resolution, the twins,
+and 2 steps through transformers' Trainer."""
+import json
+import re
+from pathlib import Path
+
 import pytest
 import torch
 from mmengine.config import Config
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
+from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments
 
 import tasks.text  # noqa: F401
-from tasks.text import IMixerConfig, IMixerForSequenceClassification, TextClsDataset
+from tasks.text import IMixerConfig, IMixerForSequenceClassification, TextClsDataset, resolve_text_config
 
 CFG = "configs/text/imixer_bbc-news.py"
+TWINS = [("configs/text/imixer_bbc-news.py", "configs/text/mlpmixer_bbc-news.py"),
+         ("configs/text/imixer_bbc-news_bert-vocab.py", "configs/text/mlpmixer_bbc-news_bert-vocab.py")]
 
 
-def tiny_options(text_dir, max_length=16):
-    opts = [f"{k}.dataset.{name}={value}"
-            for k in ("train_dataloader", "val_dataloader", "test_dataloader")
-            for name, value in (("source", text_dir), ("tokenizer", text_dir / "tok"), ("vocab_size", 150),
-                                ("max_length", max_length))]
-    opts += [f"model.hf_config.{k}={v}" for k, v in (("vocab_size", 150), ("max_position_embeddings", max_length),
-                                                    ("hidden_size", 16), ("num_hidden_layers", 1), ("num_labels", 3))]
-    opts += ["train_dataloader.batch_size=6", "train_cfg.max_epochs=1", "default_hooks.logger.interval=1"]
-    return opts
+def tiny_options(source, tokenizer, max_length=16, batch_size=6):
+    """--cfg-options of a seconds-long run: each data / length setting once, a tiny model, one epoch."""
+    return [f"source={source}", f"tokenizer={tokenizer}", "vocab_size=150", f"max_length={max_length}",
+            "model.hf_config.hidden_size=16", "model.hf_config.num_hidden_layers=1",
+            f"train_dataloader.batch_size={batch_size}", "train_cfg.max_epochs=1", "default_hooks.logger.interval=1"]
 
 
-def test_runner_two_steps_and_export(run_tool, text_dir, tmp_path):
+def resolved(path, **options):
+    cfg = Config.fromfile(path)
+    cfg.merge_from_dict(options)
+    return resolve_text_config(cfg)
+
+
+def test_two_class_csv_trains_without_num_labels_and_exports_a_self_contained_model(run_tool, fresh_python, tmp_path,
+                                                                                    corpus):
+    rows = [r for r in corpus.make_texts(10) if r[1] != "music"]  # 2 classes, 20 texts: 14 / 2 / 4 split
+    data = corpus.write_csv(tmp_path / "reviews.csv", rows)
     work = tmp_path / "work"
-    proc = run_tool(["tools/train.py", CFG, "--work-dir", work, "--cfg-options", *tiny_options(text_dir)])
+    proc = run_tool(["tools/train.py", CFG, "--work-dir", work, "--cfg-options",
+                     *tiny_options(data, tmp_path / "tok", batch_size=7)])
     log = proc.stdout + proc.stderr
-    assert "Epoch(train) [1][2/2]" in log  # 12 training texts / batch 6 = 2 steps
-    assert "cls/accuracy" in log and "cls/macro_f1" in log and "solver_iters" in log
-    assert (work / "epoch_1.pth").exists()
+    assert "Epoch(train) [1][2/2]" in log and "cls/accuracy" in log and "solver_iters" in log
     export = work / "hf_export"
-    model = AutoModelForSequenceClassification.from_pretrained(export).eval()
-    tok = AutoTokenizer.from_pretrained(export)
-    assert type(model) is IMixerForSequenceClassification and model.config.token_mixer == "implicit"
-    assert model.config.id2label == {0: "music", 1: "sport", 2: "tech"}
-    enc = tok(["the band played a new song on tour", "the striker scored a goal"], truncation=True,
-              padding=True, return_tensors="pt")
-    assert enc["input_ids"].shape[1] <= 16  # the exported tokenizer truncates to the model's length
-    assert model(**enc).logits.shape == (2, 3)
+    config = json.loads((export / "config.json").read_text())
+    assert config["id2label"] == {"0": "sport", "1": "tech"}  # num_labels taken from the training split
+    assert config["max_position_embeddings"] == 16 and config["token_mixer"] == {"type": "implicit"}
+    assert set(config["auto_map"]) == {"AutoConfig", "AutoModel", "AutoModelForSequenceClassification"}
+    for name in ("configuration_imixer.py", "modeling_imixer.py", "tokenizer.json", "model.safetensors"):
+        assert (export / name).exists(), name
+
+    texts = ["the striker scored a late goal in the cup match " * 4, "the new phone chip runs the app"]
+    model = AutoModelForSequenceClassification.from_pretrained(export).eval()  # this process: the project's code
+    tok = tasks.text.load_tokenizer(export)
+    with torch.no_grad():
+        ref = model(**tok(texts, truncation=True, padding=True, return_tensors="pt")).logits.tolist()
+    code = f'''
+import json
+import sys
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+export, texts = {str(export)!r}, {texts!r}
+try:
+    AutoModelForSequenceClassification.from_pretrained(export)
+except ValueError as exc:
+    no_trust = str(exc)
+model = AutoModelForSequenceClassification.from_pretrained(export, trust_remote_code=True).eval()
+tok = AutoTokenizer.from_pretrained(export)
+enc = tok(texts, truncation=True, padding=True, return_tensors="pt")
+with torch.no_grad():
+    logits = model(**enc).logits.tolist()
+clf = pipeline("text-classification", model=export, trust_remote_code=True, truncation=True)
+print("RESULT", json.dumps(dict(logits=logits, pipe=clf(texts), no_trust=no_trust, width=enc["input_ids"].shape[1],
+                      project=[m for m in sys.modules if m.split(".")[0] in ("tasks", "backbones", "mmengine")])))
+'''
+    out = fresh_python(code)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.rpartition("RESULT ")[2])
+    assert got["project"] == [] and got["width"] == 16  # the saved tokenizer truncates to the model's length
+    torch.testing.assert_close(torch.tensor(got["logits"]), torch.tensor(ref))
+    assert [p["label"] for p in got["pipe"]] == [model.config.id2label[int(i)] for i in torch.tensor(ref).argmax(-1)]
+    assert "trust_remote_code=True" in got["no_trust"] and "upgrade" not in got["no_trust"].lower()
 
 
-def test_explicit_twin_config_builds():
+def test_a_test_label_unseen_in_training_fails_before_the_first_iteration(load_tool, monkeypatch, text_dir, corpus):
+    rows = corpus.make_texts(2, seed=2) + [("Heavy rain and wind are forecast for the weekend.", "weather")]
+    corpus.write_csv(text_dir / "test.csv", rows)
+    train = load_tool("train")  # tools/train.py's main, in this process (no interpreter start-up)
+    argv = ["train.py", CFG, "--work-dir", str(text_dir / "work"), "--cfg-options",
+            *tiny_options(text_dir, text_dir / "tok")]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(ValueError) as err:
+        train.main()
+    assert f"{text_dir / 'test.csv'} has label(s) ['weather'] that never occur in the training split" in str(err.value)
+    assert "the classes seen in training are ['music', 'sport', 'tech']" in str(err.value)
+    assert not (text_dir / "work").exists()  # before the Runner was built: no iteration ran
+
+
+def test_one_setting_reaches_every_place_and_num_labels_comes_from_the_data(text_dir):
+    cfg = resolved(CFG, source=str(text_dir), max_length=32, vocab_size=150, encoding="utf-8")
+    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        ds = cfg[loader].dataset
+        assert (ds.source, ds.max_length, ds.vocab_size, ds.encoding) == (str(text_dir), 32, 150, "utf-8")
+    hf = cfg.model.hf_config
+    assert (hf.max_position_embeddings, hf.vocab_size, hf.num_labels) == (32, 150, 3)
+    assert dict(hf.id2label) == {0: "music", 1: "sport", 2: "tech"}
+    assert resolve_text_config(cfg) is cfg  # resolving twice (a dumped config) changes nothing
+
+    with pytest.raises(ValueError, match=re.escape("val_dataloader.dataset.max_length=64 differs from the config's "
+                                                   "max_length=32")):
+        resolved(CFG, source=str(text_dir), max_length=32, **{"val_dataloader.dataset.max_length": 64})
+    with pytest.raises(ValueError, match=re.escape("model.hf_config.num_labels=5 but the training split (")
+                       + ".*train.csv" + re.escape(") has 3 labels ['music', 'sport', 'tech']; drop num_labels")):
+        resolved(CFG, source=str(text_dir), **{"model.hf_config.num_labels": 5})
+    assert resolved(CFG, source=str(text_dir), **{"model.hf_config.num_labels": 3}).model.hf_config.num_labels == 3
+
+
+def test_a_model_built_without_num_labels_says_how_to_get_it():
     from backbones.registry import MODELS
 
-    cfg = Config.fromfile("configs/text/mlpmixer_bbc-news.py")
-    twin, ref = cfg.model.hf_config, Config.fromfile(CFG).model.hf_config
-    assert twin.token_mixer == "mlp" and ref.token_mixer == "implicit"
-    assert {k: v for k, v in twin.items() if k != "token_mixer"} == \
-        {k: v for k, v in ref.items() if k not in ("token_mixer", "h_ratio", "n_iter")}
-    model = MODELS.build(dict(cfg.model, hf_config=dict(cfg.model.hf_config, vocab_size=100, hidden_size=8)))
-    assert model.hf_model.imixer.encoder.token_mixer == "mlp"
+    cfg = Config.fromfile(CFG)  # not resolved
+    with pytest.raises(ValueError, match=r"no num_labels.*resolve_text_config\(cfg\)"):
+        MODELS.build(cfg.model)
+
+
+@pytest.mark.parametrize("imixer, twin", TWINS)
+def test_mlp_twin_configs_change_only_the_token_mixer(imixer, twin, text_dir):
+    from backbones.registry import MODELS
+
+    code = [line for line in Path(twin).read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert len(code) <= 8 and "_delete_" not in Path(twin).read_text()
+    tiny = dict(source=str(text_dir), vocab_size=150, max_length=16, tokenizer=None)
+    ref, alt = resolved(imixer, **tiny), resolved(twin, **tiny)
+    assert alt.model.hf_config.pop("token_mixer") == "mlp" and ref.model.hf_config.pop("token_mixer") == "implicit"
+    assert alt.to_dict() == ref.to_dict()
+    ref.model.hf_config.token_mixer, alt.model.hf_config.token_mixer = "implicit", "mlp"
+    built = [MODELS.build(c.model).hf_model for c in (ref, alt)]
+    shapes = [{k: v.shape for k, v in m.state_dict().items() if ".mlp_tokens." not in k} for m in built]
+    assert shapes[0] == shapes[1]
+    assert {k: v for k, v in built[0].config.to_dict().items() if k != "token_mixer"} == \
+        {k: v for k, v in built[1].config.to_dict().items() if k != "token_mixer"}
+    assert [b.imixer.encoder.token_mixer for b in built] == ["implicit", "mlp"]
 
 
 def test_bert_vocabulary_configs_differ_only_in_the_vocabulary():
-    base = Config.fromfile(CFG)
-    bert = Config.fromfile("configs/text/imixer_bbc-news_bert-vocab.py")
-    twin = Config.fromfile("configs/text/mlpmixer_bbc-news_bert-vocab.py")
-    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
-        assert bert[loader].dataset.tokenizer == "bert_uncased" and twin[loader] == bert[loader]
-        assert {**bert[loader].dataset, "tokenizer": None} == {**base[loader].dataset}
-    assert bert.model.hf_config.vocab_size == 30522  # len(BERT's uncased vocabulary)
-    assert {**bert.model.hf_config, "vocab_size": 8000} == {**base.model.hf_config}
-    assert {**twin.model.hf_config, "token_mixer": "implicit"} == {**bert.model.hf_config}
-    assert twin.model.hf_config.token_mixer == "mlp"
+    base, bert = Config.fromfile(CFG).to_dict(), Config.fromfile("configs/text/imixer_bbc-news_bert-vocab.py").to_dict()
+    assert (bert.pop("tokenizer"), bert.pop("vocab_size")) == ("bert_uncased", 30522)  # len(BERT's vocabulary)
+    assert (base.pop("tokenizer"), base.pop("vocab_size")) == (None, 8000)
+    assert bert == base
 
 
 def test_hf_trainer_two_steps(text_dir, tmp_path):
