@@ -18,7 +18,7 @@ import backbones  # noqa: F401  (registries, the torch.load allow-list for --res
 from tasks.common.checkpoint import CheckpointError, resolve_resume
 from tasks.common.guards import NonFiniteError
 from tasks.common.schedules import follow_run_length, run_length
-from tasks.common.testing import build_and_check_splits, test_after_train
+from tasks.common.testing import build_and_check_splits, evaluate_after_train
 
 
 def parse_args():
@@ -94,7 +94,7 @@ def main():
         build_and_check_splits(runner, args.config)  # a bad split fails now, not after training
         runner.train()
         if not args.no_test:
-            test_after_train(runner)
+            evaluate_after_train(runner)
     except (CheckpointError, NonFiniteError) as exc:
         raise SystemExit(str(exc))
 

@@ -6,7 +6,7 @@
   test dataloaders are built (once: the Runner reuses them), each must be non-empty, yield its first
   item and agree on the class list with the training split, so a bad test split fails in seconds
   instead of after a whole training run;
-* :func:`test_after_train` after training: the best checkpoint (the config's ``CheckpointHook``
+* :func:`evaluate_after_train` after training: the best checkpoint (the config's ``CheckpointHook``
   ``save_best`` rule; the last checkpoint when there is none) is loaded exactly as ``tools/test.py``
   loads it, the test split is evaluated with the config's ``test_evaluator`` and
   ``<work_dir>/test_metrics.json`` is written (rank 0): metric name -> value, plus ``checkpoint``.
@@ -170,7 +170,7 @@ def has_test_split(runner) -> bool:
     return all(getattr(runner, a, None) is not None for a in ("_test_dataloader", "_test_loop", "_test_evaluator"))
 
 
-def test_after_train(runner) -> Optional[dict]:
+def evaluate_after_train(runner) -> Optional[dict]:
     """Evaluate the test split with the checkpoint of :func:`select_checkpoint` and write
     ``<work_dir>/test_metrics.json`` (rank 0). Every rank must call it (the evaluation is distributed).
 
@@ -198,5 +198,5 @@ def test_after_train(runner) -> Optional[dict]:
     return result
 
 
-__all__ = ["SplitError", "build_and_check_splits", "select_checkpoint", "test_after_train", "has_test_split",
+__all__ = ["SplitError", "build_and_check_splits", "select_checkpoint", "evaluate_after_train", "has_test_split",
            "TEST_METRICS_FILE"]
