@@ -114,16 +114,36 @@ def config_hash(dataset_spec, detector_cfg: dict, test_size: float, standardize:
 
 
 # -- the results file -----------------------------------------------------------------------------------
+def _cell_key(row: dict) -> tuple:
+    return row["dataset"], row["detector"], row["seed"], row["config_hash"]
+
+
 def read_results(path: Path) -> List[dict]:
-    """Rows of ``results.csv``; a half-written last line (killed run) is dropped from the file."""
+    """Rows of ``results.csv``, one per cell (the last one written wins, e.g. a retried failure).
+
+    A half-written last line (a run killed while appending) is cut off the file, and a file holding
+    several rows of one cell is rewritten with one; both in place of the file only by
+    ``os.truncate`` / an atomic rename, so a kill at any moment never loses finished rows.
+    """
     if not path.exists():
         return []
-    text = path.read_text()
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-        path.write_text(text)
-    rows = list(csv.DictReader(text.splitlines()))
-    return [r for r in rows if r.get("status") in ("ok", "error") and r.get("seed", "").lstrip("-").isdigit()]
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        data = data[: data.rfind(b"\n") + 1]
+        os.truncate(path, len(data))
+    rows = list(csv.DictReader(data.decode().splitlines()))
+    rows = [r for r in rows if r.get("status") in ("ok", "error") and r.get("seed", "").lstrip("-").isdigit()]
+    unique = list({_cell_key(r): r for r in rows}.values())
+    if len(unique) < len(rows):
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+            writer.writeheader()
+            writer.writerows({k: r.get(k, "") for k in CSV_FIELDS} for r in unique)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    return unique
 
 
 def append_row(path: Path, row: dict) -> None:

@@ -1,8 +1,8 @@
-"""The one runner: tools/train.py, tools/test.py, --resume, --amp, a 2-process gloo run, bad input."""
+"""The one runner: tools/train.py, tools/test.py, --resume, --amp, bad input (the 2-process gloo run is in
+tests/reliability/test_distributed.py)."""
 import csv
 import json
 import re
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -65,28 +65,6 @@ def test_amp_on_cpu_uses_bfloat16(run_tool, tmp_path):
     assert not (tmp_path / "test_metrics.json").exists()  # --no-test: no test after training
     assert "CPUAmpOptimWrapper, dtype bfloat16" in log
     assert re.search(r"loss: \d+\.\d+", log) and "nan" not in re.findall(r"loss: (\S+)", log)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_two_process_gloo_distributed_run(run_tool, tmp_path):
-    import subprocess
-    import sys
-
-    env = dict(PORT=str(_free_port()), PYTHON=sys.executable, OMP_NUM_THREADS="1")
-    proc = subprocess.run(["bash", "tools/dist_train.sh", CFG, "2", "--work-dir", str(tmp_path), "--cfg-options",
-                           "train_cfg.max_epochs=1", *TINY], capture_output=True, text=True, timeout=600,
-                          env={**__import__("os").environ, **env})
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-5000:]
-    assert "Distributed launcher: pytorch" in log and "Distributed training: True" in log
-    # 16 images over 2 ranks with batch 8: one iteration per rank and epoch
-    assert "Epoch(train) [1][1/1]" in log
-    assert (tmp_path / "epoch_1.pth").exists()
 
 
 def test_missing_dataset_names_the_prepare_command(run_tool, tmp_path):
