@@ -18,6 +18,7 @@ DET_CONFIGS = ["configs/det/imixer_retinanet.py", "configs/det/retinanet_mlpmixe
 FAST = ["train_cfg.max_iters=2", "train_cfg.val_interval=2", "train_dataloader.batch_size=2",
         "train_dataloader.num_workers=0", "train_dataloader.persistent_workers=False",
         "val_dataloader.num_workers=0", "val_dataloader.persistent_workers=False", "val_dataloader.batch_size=2",
+        "test_dataloader.num_workers=0", "test_dataloader.persistent_workers=False",
         "model.test_cfg.score_thr=0.0",  # an untrained detector scores below 0.05: CocoMetric would get nothing
         "default_hooks.logger.interval=1", "model.backbone.depths=[1,1,2,1]"]
 
@@ -100,12 +101,22 @@ def test_train_two_iterations_amp_then_test_with_show_dir(scenes, tmp_path, run_
     assert "coco/bbox_mAP" in out and "Iter(train) [2/2]" in out and "solver_iters" in out
     ckpt = work / "iter_2.pth"
     assert ckpt.exists()
-    show = tmp_path / "show"
+    tested = json.loads((work / "test_metrics.json").read_text())  # the test after training: the last checkpoint
+    assert Path(tested["checkpoint"]) == ckpt and "coco/bbox_mAP" in tested
+    show, out = tmp_path / "show", tmp_path / "results.json"
     proc = run_tool(["tools/test.py", "configs/det/imixer_retinanet.py", ckpt, "--work-dir", work, "--show-dir",
-                     show, "--cfg-options", "test_dataloader.num_workers=0", "test_dataloader.persistent_workers=False",
-                     "model.test_cfg.score_thr=0.0", "model.backbone.depths=[1,1,2,1]", *_roots(scenes)])
+                     show, "--out", out, "--cfg-options", "test_dataloader.num_workers=0",
+                     "test_dataloader.persistent_workers=False", "model.test_cfg.score_thr=0.0",
+                     "model.backbone.depths=[1,1,2,1]", *_roots(scenes)])
     assert "coco/bbox_mAP" in proc.stdout + proc.stderr
     assert len(list(show.glob("*.png"))) == 4
+    # --out: COCO result JSON, boxes on the test images with the annotation file's category ids
+    results = json.loads(out.read_text())
+    coco = json.loads((scenes / "annotations/instances_val.json").read_text())
+    assert results and set(results[0]) >= {"image_id", "category_id", "bbox", "score"}
+    assert {r["image_id"] for r in results} <= {im["id"] for im in coco["images"]}
+    assert {r["category_id"] for r in results} <= {c["id"] for c in coco["categories"]}
+    assert all(len(r["bbox"]) == 4 for r in results)
 
 
 def _dataset(cls, root, ann="annotations/instances_val.json", **kw):

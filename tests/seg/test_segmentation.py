@@ -1,11 +1,14 @@
 """Segmentation: configs through mmseg's registries, the digit-scene masks as an mmseg dataset, a 2-iteration
 tools/train.py run printing mIoU, tools/test.py --show-dir, and clear errors for bad folders."""
+import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from PIL import Image
 
 from tasks.common.scenes import generate_scenes
 from tasks.segmentation import DigitScenesSegDataset, SegFolderDataset
@@ -15,6 +18,7 @@ SEG_CONFIGS = ["configs/seg/upernet_imixer-pyramid-t_600i_digits.py",
 FAST = ["train_cfg.max_iters=2", "train_cfg.val_interval=2", "train_dataloader.batch_size=2",
         "train_dataloader.num_workers=0", "train_dataloader.persistent_workers=False",
         "val_dataloader.num_workers=0", "val_dataloader.persistent_workers=False",
+        "test_dataloader.num_workers=0", "test_dataloader.persistent_workers=False",
         "default_hooks.logger.interval=1", "model.backbone.depths=[1,1,2,1]"]
 
 
@@ -63,12 +67,21 @@ def test_train_two_iterations_prints_miou_then_test_show_dir(data_root, tmp_path
     out = proc.stdout + proc.stderr
     assert "mIoU" in out and "fg/IoU" in out and "fg/class_acc" in out
     assert "Iter(train) [2/2]" in out and "solver_iters" in out
-    show = tmp_path / "show"
+    assert "mIoU" in json.loads((work / "test_metrics.json").read_text())  # the test after training
+    show, out = tmp_path / "show", tmp_path / "labels"
     proc = run_tool(["tools/test.py", "configs/seg/upernet_imixer-pyramid-t_600i_digits.py", work / "iter_2.pth",
-                     "--work-dir", work, "--show-dir", show, "--cfg-options", "test_dataloader.num_workers=0",
-                     "test_dataloader.persistent_workers=False", "model.backbone.depths=[1,1,2,1]"], env=env)
+                     "--work-dir", work, "--show-dir", show, "--out", out, "--cfg-options",
+                     "test_dataloader.num_workers=0", "test_dataloader.persistent_workers=False",
+                     "model.backbone.depths=[1,1,2,1]"], env=env)
     assert "mIoU" in proc.stdout + proc.stderr
     assert len(list(show.glob("*.png"))) == 3
+    # --out: one label PNG per test image, the image's size, class indices as pixel values
+    images = sorted((data_root / "digit_scenes/img_dir/val").glob("*.png"))
+    labels = sorted(out.glob("*.png"))
+    assert [p.name for p in labels] == [p.name for p in images]
+    for img, lab in zip(images, labels):
+        pred = np.array(Image.open(lab))
+        assert pred.shape == np.array(Image.open(img)).shape[:2] and pred.max() < 11
 
 
 def test_bad_folders_give_clear_errors(data_root, tmp_path):
