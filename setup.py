@@ -28,7 +28,7 @@ setup(
                   "pycocotools", "ftfy", "regex"],
         "text": ["transformers>=4.40", "tokenizers>=0.19"],
         "graph": ["torch-geometric>=2.5"],
-        "data": ["pyreadr", "pandas"],
+        "data": ["pyreadr", "pandas", "rdkit"],  # rdkit: molecular graphs of the b3db / solubility sets
         "test": ["pytest", "matplotlib", "tqdm"],
         "dev": ["pytest", "matplotlib", "tqdm", "ruff"],
     },
