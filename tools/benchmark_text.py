@@ -1,16 +1,23 @@
 """Text classification benchmark: iMixer vs its explicit twin vs TF-IDF + logistic regression.
 
     python tools/benchmark_text.py                              # BBC News, seeds 0 1 2
+    python tools/benchmark_text.py --data my.csv                # your data: a CSV (text, label columns)
+    python tools/benchmark_text.py --data my_corpus/ --encoding latin-1 --label-column topic
     python tools/benchmark_text.py --seeds 0 1 2 --epochs 6 --out results/text_bench.json
     python tools/benchmark_text.py --vocab bert_uncased --methods iMixer   # the *_bert-vocab.py configs
 
+``--data`` takes what the text datasets take (docs/text.md): a CSV file (split 70 / 10 / 20,
+stratified, seed 0), a folder with ``train.csv`` / ``val.csv`` / ``test.csv``, or a folder with one
+sub-folder of ``*.txt`` files per class. The class count comes from the training split.
+
 The Mixers train through mmengine's Runner from ``configs/text/imixer_bbc-news.py`` and
-``configs/text/mlpmixer_bbc-news.py`` (the same configs ``tools/train.py`` takes), select the best
-validation epoch, and are scored on the test split. The baseline is scikit-learn's TfidfVectorizer
-(unigrams + bigrams, sublinear tf) + LogisticRegression with C chosen on the validation split, on the
-full texts, and again on the texts the Mixers see (truncated to the same ``max_length`` word pieces).
-Every method uses the same fixed split (``python tools/prepare_data.py bbc_news``). Accuracy and
-macro-F1 are reported in percent as mean +- std over the seeds, with the training time.
+``configs/text/mlpmixer_bbc-news.py`` (the same configs and the same config resolution as
+``tools/train.py``), select the best validation epoch, and are scored on the test split. With
+``--data`` their WordPiece tokenizer is trained on the training split into ``<work-dir>/tokenizer``.
+The baseline is scikit-learn's TfidfVectorizer (unigrams + bigrams, sublinear tf) +
+LogisticRegression with C chosen on the validation split, on the full texts, and again on the texts
+the Mixers see (truncated to the same ``max_length`` word pieces). Every method uses the same split.
+Accuracy and macro-F1 are reported in percent as mean +- std over the seeds, with the training time.
 """
 import argparse
 import json
@@ -21,28 +28,40 @@ import time
 
 import _bootstrap  # noqa: F401
 import numpy as np
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 
 CONFIGS = {"iMixer": "configs/text/imixer_bbc-news.py", "MLP-Mixer (twin)": "configs/text/mlpmixer_bbc-news.py"}
+SPLITS = ("train", "val", "test")
 
 
-def run_mixer(config: str, seed: int, epochs, work_dir: str, threads: int, cfg_options=None) -> dict:
+def load_config(config: str, data_options: dict, cfg_options=None):
+    """A Mixer config with the data settings and the user's overrides, resolved as ``tools/train.py``
+    resolves it (every setting in every place, ``num_labels`` from the training split)."""
+    from tasks.text import resolve_text_config
+
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(dict(data_options, **(cfg_options or {})))
+    return resolve_text_config(cfg)
+
+
+def run_mixer(config: str, seed: int, epochs, work_dir: str, threads: int, data_options: dict,
+              cfg_options=None) -> dict:
     import torch
-    from mmengine.config import Config
     from mmengine.runner import Runner
 
+    from tasks.common.schedules import follow_run_length, run_length
+
     torch.set_num_threads(threads)
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    planned = run_length(Config.fromfile(config))
+    cfg = load_config(config, data_options, cfg_options)
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed)
     if epochs is not None:
         cfg.train_cfg.max_epochs = epochs
-        cfg.param_scheduler[-1].end = epochs
     cfg.default_hooks.logger.interval = 50
     cfg.custom_hooks = [h for h in cfg.custom_hooks if h["type"] != "ExportHFHook"]
     runner = Runner.from_cfg(cfg)
+    follow_run_length(runner, planned, cfg_options)  # the schedule follows --epochs, as in tools/train.py
     t0 = time.time()
     runner.train()
     train_s = time.time() - t0
@@ -54,36 +73,44 @@ def run_mixer(config: str, seed: int, epochs, work_dir: str, threads: int, cfg_o
                 params=n_params, best_ckpt=osp.basename(best))
 
 
-def run_tfidf(seed: int, truncate_to=None) -> dict:
+def run_tfidf(seed: int, dataset: dict, tokenizer=None, max_length=None) -> dict:
+    """TF-IDF + logistic regression on ``dataset``'s splits (a resolved ``TextClsDataset`` config); with
+    ``tokenizer``, on each text's first ``max_length`` word pieces, decoded."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score
 
     from tasks.text import load_split
+    from tasks.text.run_config import SPLIT_KEYS
 
-    data = {s: load_split("bbc_news", s) for s in ("train", "val", "test")}
-    if truncate_to is not None:
-        from tasks.text import load_tokenizer
-        from tasks.text.datasets import default_tokenizer_dir
-
-        tok = load_tokenizer(default_tokenizer_dir("bbc_news", 8000))
+    args = {k: dataset[k] for k in SPLIT_KEYS if k in dataset}
+    data = {s: load_split(split=s, **args) for s in SPLITS}
+    if tokenizer is not None:
         for s, (texts, labels, ids) in data.items():
-            enc = tok(texts, truncation=True, max_length=truncate_to)["input_ids"]
-            data[s] = (tok.batch_decode(enc, skip_special_tokens=True), labels, ids)
+            enc = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+            data[s] = (tokenizer.batch_decode(enc, skip_special_tokens=True), labels, ids)
     t0 = time.time()
-    vec = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2)
+    vec = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2 if len(data["train"][0]) >= 100 else 1)
     xtr = vec.fit_transform(data["train"][0])
     xva, xte = vec.transform(data["val"][0]), vec.transform(data["test"][0])
     best = None
     for c in (1.0, 10.0, 100.0):
         clf = LogisticRegression(C=c, max_iter=3000, random_state=seed).fit(xtr, data["train"][1])
-        acc = accuracy_score(data["val"][1], clf.predict(xva))
+        acc = accuracy_score(data["val"][1], clf.predict(xva)) if data["val"][1] else 0.0
         if best is None or acc > best[0]:
             best = (acc, c, clf)
     pred = best[2].predict(xte)
     gt = data["test"][1]
     return dict(accuracy=100 * accuracy_score(gt, pred), macro_f1=100 * f1_score(gt, pred, average="macro"),
                 train_s=time.time() - t0, C=best[1])
+
+
+def mixer_tokenizer(cfg):
+    """The tokenizer the Mixers use (trained on the training split when it does not exist yet)."""
+    from tasks.text import TextClsDataset
+
+    dataset = {k: v for k, v in cfg.train_dataloader.dataset.items() if k != "type"}
+    return TextClsDataset(**dict(dataset, crop="head", token_dropout=0.0)).tokenizer
 
 
 def summarise(rows: list) -> str:
@@ -96,8 +123,38 @@ def summarise(rows: list) -> str:
     return "\n".join(lines)
 
 
+def data_settings(args, config: str) -> dict:
+    """The top-level config settings (``tasks.text.resolve_text_config``) the data options give."""
+    options = {}
+    if args.data is not None:
+        if not osp.exists(args.data):
+            raise SystemExit(f"--data {args.data} does not exist; give a CSV file (text, label columns), a folder with "
+                             "train/val/test.csv, or a folder of <class>/*.txt")
+        options["source"] = osp.abspath(args.data)
+        if args.vocab == "trained":  # the WordPiece tokenizer goes to the work dir, not beside the user's data
+            cfg = Config.fromfile(config)
+            cfg.merge_from_dict(args.cfg_options or {})
+            options["tokenizer"] = osp.abspath(osp.join(args.work_dir, f"tokenizer-wordpiece-{cfg.vocab_size}"))
+    for key in ("encoding", "text_column", "label_column"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    return options
+
+
+def write_rows(path, rows) -> None:
+    os.makedirs(osp.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(rows, f, indent=1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", metavar="PATH", default=None,
+                        help="your data: a CSV file, a folder with train/val/test.csv, or a folder of <class>/*.txt "
+                             "(default: BBC News)")
+    parser.add_argument("--encoding", default=None, help="the data files' encoding (default utf-8)")
+    parser.add_argument("--text-column", dest="text_column", default=None, help="CSV text column (default 'text')")
+    parser.add_argument("--label-column", dest="label_column", default=None, help="CSV label column (default 'label')")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=None, help="override the configs' max_epochs")
     parser.add_argument("--methods", nargs="+", default=["tfidf", "iMixer", "MLP-Mixer (twin)"],
@@ -109,39 +166,42 @@ def main() -> int:
                         help="the Mixers' vocabulary: WordPiece trained on the training split (configs/text/*_bbc-news.py) "
                              "or BERT's (*_bbc-news_bert-vocab.py; python tools/prepare_data.py bert_uncased)")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, default=None,
-                        help="override settings of both Mixer configs, as tools/train.py's --cfg-options")
+                        help="override settings of both Mixer configs, as tools/train.py's --cfg-options "
+                             "(e.g. max_length=128 model.hf_config.hidden_size=128)")
     args = parser.parse_args()
+    unknown = set(args.methods) - {"tfidf", *CONFIGS}
+    if unknown:
+        raise SystemExit(f"unknown --methods {sorted(unknown)}; choose from tfidf {' '.join(map(repr, CONFIGS))}")
 
-    from tasks.text import prepare_bbc_news
+    if args.data is None:
+        from tasks.text import prepare_bbc_news
 
-    prepare_bbc_news()
-    from mmengine.config import Config
-
-    max_length = Config.fromfile(CONFIGS["iMixer"]).max_length
+        prepare_bbc_news()
+    configs = {name: path.replace(".py", "_bert-vocab.py") if args.vocab == "bert_uncased" else path
+               for name, path in CONFIGS.items()}
+    data_options = data_settings(args, configs["iMixer"])
+    reference = load_config(configs["iMixer"], data_options, args.cfg_options)  # checks the data before any run
+    max_length, dataset = reference.max_length, reference.train_dataloader.dataset
+    tokenizer = mixer_tokenizer(reference) if "tfidf" in args.methods else None
     rows = []
     for seed in args.seeds:
         if "tfidf" in args.methods:
-            rows.append(dict(method="TF-IDF + LR (full text)", seed=seed, **run_tfidf(seed)))
+            rows.append(dict(method="TF-IDF + LR (full text)", seed=seed, **run_tfidf(seed, dataset)))
             rows.append(dict(method=f"TF-IDF + LR (first {max_length} word pieces)", seed=seed,
-                             **run_tfidf(seed, max_length)))
+                             **run_tfidf(seed, dataset, tokenizer, max_length)))
             print(json.dumps(rows[-2:]), flush=True)
-        for name, config in CONFIGS.items():
+        for name, config in configs.items():
             if name not in args.methods:
                 continue
-            if args.vocab == "bert_uncased":
-                config = config.replace(".py", "_bert-vocab.py")
             wd = osp.join(args.work_dir, f"{osp.splitext(osp.basename(config))[0]}_seed{seed}")
             label = name if args.vocab == "trained" else f"{name}, BERT vocabulary"
             rows.append(dict(method=label, seed=seed, **run_mixer(config, seed, args.epochs, wd, args.threads,
-                                                             args.cfg_options)))
+                                                             data_options, args.cfg_options)))
             print(json.dumps(rows[-1]), flush=True)
             if args.out:
-                os.makedirs(osp.dirname(args.out) or ".", exist_ok=True)
-                with open(args.out, "w") as f:
-                    json.dump(rows, f, indent=1)
+                write_rows(args.out, rows)
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(rows, f, indent=1)
+        write_rows(args.out, rows)
     print(summarise(rows))
     return 0
 

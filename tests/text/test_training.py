@@ -88,6 +88,7 @@ def test_a_test_label_unseen_in_training_fails_before_the_first_iteration(load_t
     argv = ["train.py", CFG, "--work-dir", str(text_dir / "work"), "--cfg-options",
             *tiny_options(text_dir, text_dir / "tok")]
     monkeypatch.setattr("sys.argv", argv)
+    monkeypatch.setenv("LOCAL_RANK", "0")  # train.py sets it; undone after the test (transformers' Trainer reads it)
     with pytest.raises(ValueError) as err:
         train.main()
     assert f"{text_dir / 'test.csv'} has label(s) ['weather'] that never occur in the training split" in str(err.value)
