@@ -21,7 +21,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import torch
-from mmengine.dist import is_main_process
+from mmengine.dist import broadcast_object_list, get_world_size, is_main_process
 from mmengine.hooks import CheckpointHook
 
 SPLIT_LOADERS = (("train", "_train_dataloader", "train_dataloader"),
@@ -181,8 +181,12 @@ def evaluate_after_train(runner) -> Optional[dict]:
         runner.logger.info("[test] the config has no test_dataloader / test_cfg / test_evaluator: skipping the "
                            "test after training")
         return None
-    ckpt, why = select_checkpoint(runner)
-    runner.logger.info(f"[test] evaluating the test split with {why}: {ckpt or 'in memory'}")
+    choice = list(select_checkpoint(runner))
+    if get_world_size() > 1:  # every rank tests what rank 0 chose
+        broadcast_object_list(choice)
+    ckpt, why = choice
+    log = runner.logger.info if ckpt else runner.logger.warning
+    log(f"[test] evaluating the test split with {why}: {ckpt or 'in memory'}")
     # Load as tools/test.py does: the weights only (never a resume), after the hooks' before_run.
     runner._resume = False
     runner._load_from = ckpt
