@@ -31,14 +31,22 @@ def resolved(path, **options):
     return resolve_text_config(cfg)
 
 
-def test_two_class_csv_trains_without_num_labels_and_exports_a_self_contained_model(run_tool, fresh_python, tmp_path,
-                                                                                    corpus):
-    rows = [r for r in corpus.make_texts(10) if r[1] != "music"]  # 2 classes, 20 texts: 14 / 2 / 4 split
+def run_train(load_tool, monkeypatch, *args):
+    """``tools/train.py ARGS`` in this process (no interpreter start-up)."""
+    train = load_tool("train")
+    monkeypatch.setattr("sys.argv", ["train.py", *map(str, args)])
+    monkeypatch.setenv("LOCAL_RANK", "0")  # train.py sets it; undone after the test (transformers' Trainer reads it)
+    train.main()
+
+
+def test_two_class_csv_trains_without_num_labels_and_exports_a_self_contained_model(load_tool, monkeypatch, capfd,
+                                                                                    fresh_python, tmp_path, corpus):
+    rows = [r for r in corpus.make_texts(10) if r[1] != "music"]  # 2 classes, 20 texts: 13 / 2 / 5 split
     data = corpus.write_csv(tmp_path / "reviews.csv", rows)
     work = tmp_path / "work"
-    proc = run_tool(["tools/train.py", CFG, "--work-dir", work, "--cfg-options",
-                     *tiny_options(data, tmp_path / "tok", batch_size=7)])
-    log = proc.stdout + proc.stderr
+    run_train(load_tool, monkeypatch, CFG, "--work-dir", work, "--cfg-options",
+              *tiny_options(data, tmp_path / "tok", batch_size=7))
+    log = "".join(capfd.readouterr())
     assert "Epoch(train) [1][2/2]" in log and "cls/accuracy" in log and "solver_iters" in log
     export = work / "hf_export"
     config = json.loads((export / "config.json").read_text())
@@ -84,13 +92,9 @@ print("RESULT", json.dumps(dict(logits=logits, pipe=clf(texts), no_trust=no_trus
 def test_a_test_label_unseen_in_training_fails_before_the_first_iteration(load_tool, monkeypatch, text_dir, corpus):
     rows = corpus.make_texts(2, seed=2) + [("Heavy rain and wind are forecast for the weekend.", "weather")]
     corpus.write_csv(text_dir / "test.csv", rows)
-    train = load_tool("train")  # tools/train.py's main, in this process (no interpreter start-up)
-    argv = ["train.py", CFG, "--work-dir", str(text_dir / "work"), "--cfg-options",
-            *tiny_options(text_dir, text_dir / "tok")]
-    monkeypatch.setattr("sys.argv", argv)
-    monkeypatch.setenv("LOCAL_RANK", "0")  # train.py sets it; undone after the test (transformers' Trainer reads it)
     with pytest.raises(ValueError) as err:
-        train.main()
+        run_train(load_tool, monkeypatch, CFG, "--work-dir", text_dir / "work", "--cfg-options",
+                  *tiny_options(text_dir, text_dir / "tok"))
     assert f"{text_dir / 'test.csv'} has label(s) ['weather'] that never occur in the training split" in str(err.value)
     assert "the classes seen in training are ['music', 'sport', 'tech']" in str(err.value)
     assert not (text_dir / "work").exists()  # before the Runner was built: no iteration ran
