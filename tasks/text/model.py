@@ -13,7 +13,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from backbones.registry import HOOKS, MODELS
-from tasks.common.models import LogitsClassifier
+from tasks.common.models import LogitsClassifier, unwrap_model
 
 from .configuration_imixer import IMixerConfig
 from .modeling_imixer import IMixerForSequenceClassification
@@ -83,7 +83,7 @@ class ExportHFHook(Hook):
 
     @master_only
     def after_train(self, runner) -> None:
-        model = runner.model.module if hasattr(runner.model, "module") else runner.model
+        model = unwrap_model(runner.model)
         if not hasattr(model, "hf_model"):
             raise TypeError(f"ExportHFHook needs a model with an hf_model attribute (HFTextClassifier), got "
                             f"{type(model).__name__}")
