@@ -1,12 +1,9 @@
 # The hop-token iMixer on karate club, node mini-batches (the graph task's default config):
 #   python tools/train.py configs/graph/hopimixer_minibatch_karate.py
-_base_ = ['../_base_/default_runtime.py', './_base_/node_karate.py', './_base_/adam_200e.py']
+_base_ = ['../_base_/default_runtime.py', './_base_/node_karate.py', './_base_/adam_200e.py',
+          './_base_/hopmixer.py']
 custom_imports = dict(imports=['backbones', 'tasks.common', 'tasks.graph'], allow_failed_imports=False)
 custom_hooks = [dict(type='SolverStatsHook'), dict(type='SaveSplitHook')]
-model = dict(
-    type='NodeClassifier',
-    model=dict(type='HopMixer', in_channels=34, num_classes=4, num_hops={{_base_.num_hops}}, embed_dim=64,
-               num_blocks=2, token_mixer='implicit', readout='mean', dropout=0.5, h_ratio=2.0, n_iter=2))
 max_epochs = 100
 train_cfg = dict(max_epochs=max_epochs)
 # checkpoints: the best validation accuracy and the last epoch

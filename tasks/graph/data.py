@@ -8,22 +8,25 @@ Sources (the ``graph`` argument of :func:`load_graph` and of ``NodeDataset``):
   :mod:`tasks.graph.gt_format`; no graph-tool installation);
 * a saved PyG ``Data`` (``torch.save(data, 'my_graph.pt')``) with ``edge_index``, ``y`` (``-1`` for
   unlabelled nodes), optional ``x`` and optional ``train_mask`` / ``val_mask`` / ``test_mask``;
-* CSV files, ``dict(edges='edges.csv', labels='labels.csv', features='features.csv')``:
-  ``edges.csv`` has a header and two columns ``source,target``; ``labels.csv`` has ``node,label``
-  (an empty label marks an unlabelled node); the optional ``features.csv`` has ``node,f1,f2,...``.
-  The node set is the ``node`` column of the features file when given, else of the labels file;
-  an edge naming any other node is an error.
+* CSV files, ``dict(edges='edges.csv', labels='labels.csv', features='features.csv')``, or a folder
+  holding files of these names (``graph='my_graph/'``): ``edges.csv`` has a header and two columns
+  ``source,target`` (an edge from ``source`` to ``target``); ``labels.csv`` has ``node,label`` (an
+  empty label marks an unlabelled node); the optional ``features.csv`` has ``node,f1,f2,...``. The
+  node set is the ``node`` column of the features file when given, else of the labels file; an edge
+  naming any other node is an error, and so is an edge file without edges.
 
-Every graph goes through :func:`prepare_graph`: directed input is symmetrised (and that is logged),
-self-loops and duplicate edges are removed (logged), and ``edge_index`` is checked against
-``num_nodes``. Splits come from :func:`stratified_split` (fixed per seed), a split file, or the
-masks of a saved ``Data``.
+Every graph goes through :func:`prepare_graph`: directed input is symmetrised (logged) unless
+``directed=True`` keeps the direction, self-loops and duplicate edges are removed (logged), and
+``edge_index`` is checked against ``num_nodes``. Splits come from :func:`stratified_split` (fixed per
+seed), a split file, or the masks of a saved ``Data``; a class missing from a split is a warning
+naming it (:func:`check_class_coverage`).
 """
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -39,6 +42,8 @@ GT_PACKAGE = "python3-graph-tool"
 GT_COLLECTION = "usr/lib/python3/dist-packages/graph_tool/collection"
 #: bundled graph-tool networks: name -> (file, vertex property holding the class)
 GT_GRAPHS = {"polblogs": ("polblogs.gt.gz", "value"), "football": ("football.gt.gz", "value")}
+#: the files of a CSV graph folder (``features`` optional)
+CSV_FILES = dict(edges="edges.csv", labels="labels.csv", features="features.csv")
 
 
 class GraphDataError(ValueError):
@@ -95,7 +100,8 @@ def load_graph(graph: GraphSource, root: Optional[str] = None) -> Data:
 
     Args:
         graph: ``'karate'``, ``'polblogs'``, ``'football'``, a ``.pt`` file holding a PyG ``Data``,
-            a dict of CSV paths (``edges``, ``labels``, optional ``features``), or a ``Data``.
+            a dict of CSV paths (``edges``, ``labels``, optional ``features``), a folder holding
+            ``edges.csv``, ``labels.csv`` and optionally ``features.csv``, or a ``Data``.
         root: directory of the prepared bundled graphs (default: the data root).
 
     Returns:
@@ -130,6 +136,8 @@ def load_graph(graph: GraphSource, root: Optional[str] = None) -> Data:
         data.node_names = [str(s) for s in z["names"]] if len(z["names"]) else None
         return data
     path = Path(name)
+    if path.is_dir():
+        return load_csv_graph(*csv_folder(path))
     if path.suffix in (".pt", ".pth"):
         if not path.exists():
             raise FileNotFoundError(f"graph file {path} not found")
@@ -142,7 +150,25 @@ def load_graph(graph: GraphSource, root: Optional[str] = None) -> Data:
             raise GraphDataError(f"{path}: the Data object needs edge_index and y (use -1 for unlabelled nodes)")
         return data
     raise ValueError(f"unknown graph {name!r}: use 'karate', 'polblogs', 'football', a .pt file with a PyG Data, "
+                     "a folder with edges.csv and labels.csv (features.csv optional), "
                      "or dict(edges='edges.csv', labels='labels.csv', features='features.csv')")
+
+
+def csv_folder(path: Union[str, Path]) -> tuple:
+    """``(edges, labels, features or None)`` paths of a CSV graph folder (see the module doc).
+
+    Raises:
+        FileNotFoundError: the folder, or its ``edges.csv`` / ``labels.csv``, is missing.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"graph folder {path} not found")
+    files = {k: path / f for k, f in CSV_FILES.items()}
+    missing = [f.name for k, f in files.items() if k != "features" and not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"graph folder {path} lacks {', '.join(missing)}; a CSV graph folder holds "
+                                f"{', '.join(CSV_FILES.values())} (the last optional), see docs/graph.md")
+    return files["edges"], files["labels"], files["features"] if files["features"].is_file() else None
 
 
 def load_csv_graph(edges: Union[str, Path], labels: Union[str, Path],
@@ -150,8 +176,8 @@ def load_csv_graph(edges: Union[str, Path], labels: Union[str, Path],
     """Read an edge list, node labels and optional node features from CSV files (see the module doc).
 
     Raises:
-        GraphDataError: an edge names a node that is not in the node table, duplicate node ids,
-            non-numeric features, or a malformed file.
+        GraphDataError: an edge names a node that is not in the node table, no edges at all, duplicate
+            node ids, non-numeric features, or a malformed file.
     """
     import pandas as pd
 
@@ -166,6 +192,10 @@ def load_csv_graph(edges: Union[str, Path], labels: Union[str, Path],
     if edf.shape[1] < 2:
         raise GraphDataError(f"{epath}: expected two columns 'source,target' with a header row, "
                              f"got {list(edf.columns)}")
+    if len(edf) == 0:
+        raise GraphDataError(f"{epath} has a header but no edges; node classification on a graph needs its "
+                             "edges (one 'source,target' row each). Without edges there is nothing for the hop "
+                             "tokens, GCN or GAT to propagate: use a tabular classifier on the features instead")
     if ldf.shape[1] != 2:
         raise GraphDataError(f"{lpath}: expected two columns 'node,label' with a header row, got {list(ldf.columns)}")
     lab_ids = ldf.iloc[:, 0].str.strip().tolist()
@@ -219,18 +249,21 @@ def _is_int(s: str) -> bool:
 # ---------------------------------------------------------------------------------------------------
 # cleaning
 # ---------------------------------------------------------------------------------------------------
-def prepare_graph(data: Data, name: str = "graph", largest_component: bool = False) -> Data:
-    """Check and clean a graph: valid ids, undirected (logged when symmetrised), no self-loops/duplicates.
+def prepare_graph(data: Data, name: str = "graph", largest_component: bool = False,
+                  directed: bool = False) -> Data:
+    """Check and clean a graph: valid ids, no self-loops / duplicates (logged), direction as asked.
 
     Args:
         data: from :func:`load_graph`.
         name: used in messages.
-        largest_component: keep only the largest connected component (the usual polblogs protocol:
-            1,222 nodes), relabelling nodes and carrying ``x``, ``y``, masks and names along.
+        largest_component: keep only the largest (weakly) connected component (the usual polblogs
+            protocol: 1,222 nodes), relabelling nodes and carrying ``x``, ``y``, masks and names along.
+        directed: keep the edges as given, ``source -> target`` (``data.directed = True``); by default
+            a directed input is symmetrised (logged).
 
     Raises:
-        GraphDataError: ``edge_index`` not ``(2, E)`` integers, ids outside ``[0, num_nodes)``,
-            ``y`` / ``x`` of the wrong length.
+        GraphDataError: ``edge_index`` not ``(2, E)`` integers, ids outside ``[0, num_nodes)``, no edge
+            (other than self-loops), ``y`` / ``x`` of the wrong length.
     """
     n = data.num_nodes
     ei = data.edge_index
@@ -253,17 +286,41 @@ def prepare_graph(data: Data, name: str = "graph", largest_component: bool = Fal
     loops = e0 - ei.size(1)
     ei_c = coalesce(ei, num_nodes=n)
     dups = ei.size(1) - ei_c.size(1)
-    if not is_undirected(ei_c, num_nodes=n):
+    if ei_c.size(1) == 0:
+        raise GraphDataError(f"{name}: the graph has no edges{' other than self-loops' if loops else ''}; node "
+                             "classification on a graph needs them (nothing for the hop tokens, GCN or GAT to "
+                             "propagate). Check the edge list; without edges use a tabular classifier")
+    symmetric = is_undirected(ei_c, num_nodes=n)
+    if directed:
+        one_way = ei_c.size(1) - _reciprocated(ei_c, n)
+        print_log(f"[graph] {name}: directed=True keeps the edge direction: {ei_c.size(1)} directed edges, "
+                  f"{one_way} of them without their reverse" + (" (the graph is symmetric, so direction adds "
+                                                                 "nothing here)" if symmetric else ""),
+                  logger="current")
+    elif not symmetric:
         und = to_undirected(ei_c, num_nodes=n)
         print_log(f"[graph] {name}: directed input ({ei_c.size(1)} edges) symmetrised to {und.size(1)} directed "
-                  f"pairs ({und.size(1) // 2} undirected edges)", logger="current")
+                  f"pairs ({und.size(1) // 2} undirected edges); directed=True keeps the direction",
+                  logger="current")
         ei_c = und
     if loops or dups:
         print_log(f"[graph] {name}: removed {loops} self-loop(s) and {dups} duplicate edge(s)", logger="current")
-    data.edge_index, data.y = ei_c, y
+    data.edge_index, data.y, data.directed = ei_c, y, bool(directed)
     if largest_component:
         data = _largest_component(data, name)
     return data
+
+
+def _reciprocated(edge_index: torch.Tensor, n: int) -> int:
+    """How many edges of a coalesced ``edge_index`` have their reverse in it too."""
+    key = edge_index[0] * n + edge_index[1]
+    return int(torch.isin(edge_index[1] * n + edge_index[0], key).sum())
+
+
+def num_edges_text(data: Data) -> str:
+    """``'E directed edges'`` or ``'E/2 undirected edges'``, as the graph is kept."""
+    e = data.edge_index.size(1)
+    return f"{e} directed edges" if data.get("directed") else f"{e // 2} undirected edges"
 
 
 def _largest_component(data: Data, name: str) -> Data:
@@ -281,8 +338,8 @@ def _largest_component(data: Data, name: str) -> Data:
     names = data.get("node_names")
     if names is not None:
         sub.node_names = [s for s, k in zip(names, keep.tolist()) if k]
-    print_log(f"[graph] {name}: kept the largest connected component, {sub.num_nodes} of {n} nodes, "
-              f"{sub.edge_index.size(1) // 2} undirected edges", logger="current")
+    print_log(f"[graph] {name}: kept the largest {'weakly ' if data.get('directed') else ''}connected component, "
+              f"{sub.num_nodes} of {n} nodes, {num_edges_text(sub)}", logger="current")
     return sub
 
 
@@ -357,3 +414,29 @@ def check_split(splits: Dict[str, torch.Tensor], y: torch.Tensor, name: str = "g
             if both.size:
                 raise GraphDataError(f"{name}: the {SPLITS[a]} and {SPLITS[b]} splits share {both.size} node(s), "
                                      f"e.g. {both[:5].tolist()}")
+
+
+def check_class_coverage(splits: Dict[str, torch.Tensor], y: torch.Tensor, classes: Optional[Sequence[str]] = None,
+                         name: str = "graph") -> List[str]:
+    """Warn (logged at WARNING, and returned) about every class that some split lacks.
+
+    A class with too few labelled nodes (one node: train only; two: train and test, no validation)
+    is trained on but never validated or tested, and a class absent from train is never learnt. The
+    runs still work, so this is a warning, not an error; it names the class, its node count per split
+    and the fix.
+    """
+    classes = list(classes) if classes is not None else [str(c) for c in range(int(y.max()) + 1 if y.numel() else 0)]
+    problems = []
+    for c, cname in enumerate(classes):
+        counts = {k: int((y[splits[k]] == c).sum()) for k in SPLITS}
+        missing = [k for k in SPLITS if counts[k] == 0]
+        if not missing:
+            continue
+        total = int((y == c).sum())
+        where = ", ".join(f"{counts[k]} {k}" for k in SPLITS)
+        problems.append(f"{name}: class {cname!r} has {total} labelled node(s) ({where}), so it is never "
+                        f"{' or '.join(dict(train='trained on', val='validated', test='tested')[k] for k in missing)}; "
+                        "label more of its nodes, merge it into another class, or change split_ratios")
+    for msg in problems:
+        print_log(f"[graph] {msg}", logger="current", level=logging.WARNING)
+    return problems

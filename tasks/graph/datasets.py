@@ -7,7 +7,14 @@
 * ``mode='minibatch'``: one item per node, ``dict(inputs=(K+1, F), labels=())``; the dataloader's
   ``batch_size`` is the number of nodes per step;
 * ``mode='full'``: one item holding every node of the split, ``dict(inputs=(N_split, K+1, F),
-  labels=(N_split,))``; use ``batch_size=1`` (``NodeClassifier`` flattens the batch).
+  labels=(N_split,))``; use ``batch_size=1`` (``NodeClassifier`` flattens the batch);
+* ``mode='graph'``: one item holding the whole graph and the split's nodes, ``dict(inputs=x (N, F),
+  edge_index=(2, E), nodes=(N_split,), labels=(N_split,))`` for message-passing models (GCN, GAT
+  through ``GraphNodeClassifier``); use ``batch_size=1``.
+
+``directed=True`` keeps the edge direction (see :func:`tasks.graph.data.prepare_graph`): ``2K+1`` hop
+tokens per node (in- and out-neighbour hops), in- and out-degree structural features, and the
+directed ``edge_index`` in ``mode='graph'``.
 
 The processed graph is cached per process, so the train / val / test datasets of one config share
 one propagation. ``SaveSplitHook`` writes the split next to the checkpoints.
@@ -28,15 +35,17 @@ from torch_geometric.data import Data
 
 from backbones.registry import DATASETS, HOOKS
 
-from .data import SPLITS, GraphDataError, check_split, load_graph, load_split_file, prepare_graph, save_split, \
-    stratified_split
-from .transforms import HopTokens, StructuralFeatures
+from .data import SPLITS, GraphDataError, check_class_coverage, check_split, load_graph, load_split_file, \
+    num_edges_text, prepare_graph, save_split, stratified_split
+from .transforms import HopTokens, StructuralFeatures, num_hop_tokens
 
 FEATURES = ("auto", "data", "structural", "data+structural")
+MODES = ("minibatch", "full", "graph")
 
 
 def build_graph(graph, num_hops: int = 3, features: str = "auto", structural: Optional[dict] = None,
-                largest_component: bool = False, add_self_loops: bool = True, data_root: Optional[str] = None) -> Data:
+                largest_component: bool = False, add_self_loops: bool = True, data_root: Optional[str] = None,
+                directed: bool = False) -> Data:
     """Load, clean, featurise and propagate a graph (``data.hop_tokens``), cached per arguments.
 
     Args:
@@ -48,11 +57,12 @@ def build_graph(graph, num_hops: int = 3, features: str = "auto", structural: Op
         largest_component: keep only the largest connected component.
         add_self_loops: GCN's :math:`A + I` in the propagation.
         data_root: directory of a prepared bundled graph.
+        directed: keep the edge direction (in- / out-neighbour hop tokens, in- / out-degree features).
     """
     if isinstance(graph, Data):
-        return _build(graph, num_hops, features, structural, largest_component, add_self_loops, data_root)
-    key = json.dumps([graph, num_hops, features, structural, largest_component, add_self_loops, data_root],
-                     sort_keys=True, default=str)
+        return _build(graph, num_hops, features, structural, largest_component, add_self_loops, data_root, directed)
+    key = json.dumps([graph, num_hops, features, structural, largest_component, add_self_loops, data_root,
+                      directed], sort_keys=True, default=str)
     return _build_cached(key)
 
 
@@ -61,11 +71,11 @@ def _build_cached(key: str) -> Data:
     return _build(*json.loads(key))
 
 
-def _build(graph, num_hops, features, structural, largest_component, add_self_loops, data_root) -> Data:
+def _build(graph, num_hops, features, structural, largest_component, add_self_loops, data_root, directed) -> Data:
     if features not in FEATURES:
         raise ValueError(f"unknown features {features!r}; choose one of {FEATURES}")
     name = graph if isinstance(graph, str) else "graph"
-    data = prepare_graph(load_graph(graph, data_root), name, largest_component)
+    data = prepare_graph(load_graph(graph, data_root), name, largest_component, directed)
     has_x = data.x is not None
     if features == "data" and not has_x:
         raise GraphDataError(f"{name} has no node features; use features='structural' (or 'auto')")
@@ -73,11 +83,12 @@ def _build(graph, num_hops, features, structural, largest_component, add_self_lo
         cfg = dict(spectral_dim=16, degree=True)
         cfg.update(structural or {})
         cfg["cat"] = features == "data+structural"
+        cfg.setdefault("directed", directed)
         data = StructuralFeatures(**cfg)(data)
-    data = HopTokens(num_hops, add_self_loops)(data)
+    data = HopTokens(num_hops, add_self_loops, directed)(data)
     if data.get("classes") is None:
         data.classes = [str(c) for c in range(int(data.y.max()) + 1)]
-    print_log(f"[graph] {name}: {data.num_nodes} nodes, {data.edge_index.size(1) // 2} undirected edges, "
+    print_log(f"[graph] {name}: {data.num_nodes} nodes, {num_edges_text(data)}, "
               f"{data.x.size(1)} features, {len(data.classes)} classes, {int((data.y >= 0).sum())} labelled; "
               f"hop tokens {tuple(data.hop_tokens.shape)}", logger="current")
     return data
@@ -86,7 +97,10 @@ def _build(graph, num_hops, features, structural, largest_component, add_self_lo
 def graph_splits(data: Data, split_seed: int = 0, split_ratios: Sequence[float] = (0.1, 0.1, 0.8),
                  split_file: Optional[str] = None, use_masks: bool = False,
                  name: str = "graph") -> Dict[str, torch.Tensor]:
-    """The train / val / test node indices: a split file, the graph's masks, or a stratified split per seed."""
+    """The train / val / test node indices: a split file, the graph's masks, or a stratified split per seed.
+
+    A class missing from a split (e.g. a class of one node) is logged as a warning naming it
+    (:func:`~tasks.graph.data.check_class_coverage`)."""
     if split_file is not None:
         splits = load_split_file(split_file)
     elif use_masks:
@@ -97,6 +111,7 @@ def graph_splits(data: Data, split_seed: int = 0, split_ratios: Sequence[float] 
     else:
         splits = stratified_split(data.y, split_seed, split_ratios)
     check_split(splits, data.y, name)
+    check_class_coverage(splits, data.y, data.get("classes"), name)
     return splits
 
 
@@ -108,7 +123,8 @@ class NodeDataset(Dataset):
         graph: ``'karate'`` (default, built in), ``'polblogs'``, ``'football'``, a ``.pt`` PyG ``Data``
             file, or ``dict(edges=..., labels=..., features=...)`` CSV paths.
         split: ``'train'``, ``'val'`` or ``'test'``.
-        mode: ``'minibatch'`` (one item per node) or ``'full'`` (one item = the whole split).
+        mode: ``'minibatch'`` (one item per node), ``'full'`` (one item = the whole split) or
+            ``'graph'`` (one item = the whole graph and the split's node indices, for GCN / GAT).
         num_hops: ``K``.
         features: ``'auto'``, ``'data'``, ``'structural'`` or ``'data+structural'`` (see :func:`build_graph`).
         structural: :class:`~tasks.graph.transforms.StructuralFeatures` arguments.
@@ -119,19 +135,21 @@ class NodeDataset(Dataset):
         split_file: a json split (``SaveSplitHook`` output) instead of a random one.
         use_masks: use the graph's ``train_mask`` / ``val_mask`` / ``test_mask``.
         data_root: directory of a prepared bundled graph (default ``data/<name>``).
+        directed: keep the edge direction (the model needs ``directed=True`` too: ``2K+1`` hop tokens).
     """
 
     def __init__(self, graph="karate", split: str = "train", mode: str = "minibatch", num_hops: int = 3,
                  features: str = "auto", structural: Optional[dict] = None, largest_component: bool = False,
                  add_self_loops: bool = True, split_seed: int = 0,
                  split_ratios: Tuple[float, float, float] = (0.1, 0.1, 0.8), split_file: Optional[str] = None,
-                 use_masks: bool = False, data_root: Optional[str] = None) -> None:
+                 use_masks: bool = False, data_root: Optional[str] = None, directed: bool = False) -> None:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
-        if mode not in ("minibatch", "full"):
-            raise ValueError(f"unknown mode {mode!r}; choose 'minibatch' or 'full'")
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
         self.split, self.mode, self.split_seed = split, mode, split_seed
-        self.data = build_graph(graph, num_hops, features, structural, largest_component, add_self_loops, data_root)
+        self.data = build_graph(graph, num_hops, features, structural, largest_component, add_self_loops, data_root,
+                                directed)
         name = graph if isinstance(graph, str) else "graph"
         self.splits = graph_splits(self.data, split_seed, split_ratios, split_file, use_masks, name)
         self.nodes = self.splits[split]
@@ -139,15 +157,19 @@ class NodeDataset(Dataset):
             raise GraphDataError(f"{name}: the {split} split is empty; change split_ratios")
         self.metainfo = dict(classes=tuple(self.data.classes), num_classes=len(self.data.classes),
                              num_features=self.data.x.size(1), num_hops=num_hops, graph=str(name),
-                             split_seed=split_seed)
+                             split_seed=split_seed, directed=bool(directed),
+                             num_tokens=num_hop_tokens(num_hops, directed))
 
     def __len__(self) -> int:
-        return 1 if self.mode == "full" else self.nodes.numel()
+        return self.nodes.numel() if self.mode == "minibatch" else 1
 
     def __getitem__(self, idx: int) -> dict:
+        if self.mode != "minibatch" and idx != 0:
+            raise IndexError(idx)
+        if self.mode == "graph":
+            return dict(inputs=self.data.x.float(), edge_index=self.data.edge_index, nodes=self.nodes,
+                        labels=self.data.y[self.nodes])
         if self.mode == "full":
-            if idx != 0:
-                raise IndexError(idx)
             return dict(inputs=self.data.hop_tokens[self.nodes], labels=self.data.y[self.nodes])
         v = self.nodes[idx]
         return dict(inputs=self.data.hop_tokens[v], labels=self.data.y[v])

@@ -2,8 +2,9 @@ r"""The hop-token iMixer for node classification (a PyG-style module) and its ru
 
 Every node :math:`v` is the sequence of its features propagated over :math:`0..K` hops (see
 :class:`tasks.graph.transforms.HopTokens`); the shared 1-D iMixer (:class:`backbones.IMixerSequence`)
-mixes these :math:`K+1` tokens, a readout pools them and a linear layer classifies. Because the
-propagation is done once, training needs no graph at all: mini-batches are sets of nodes.
+mixes these :math:`K+1` tokens (:math:`2K+1` on a directed graph: in- and out-neighbour hops), a
+readout pools them and a linear layer classifies. Because the propagation is done once, training
+needs no graph at all: mini-batches are sets of nodes.
 """
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from torch import Tensor
 from backbones.mixer import init_mixer_weights, named_apply
 from backbones.registry import MODELS
 from backbones.sequence import IMixerSequence
+from backbones.token_mixers import TokenMixerSpec
 from tasks.common.models import LogitsClassifier
+
+from .transforms import num_hop_tokens
 
 READOUTS = ("mean", "attention", "first", "last")
 
@@ -34,7 +38,9 @@ class HopMixer(nn.Module):
 
     where every block of the sequence model mixes the :math:`K+1` hop tokens with the implicit
     token mixer :math:`(1 - G)^{-1}` (``token_mixer='implicit'``, the iMixer) or a plain MLP
-    (``'mlp'``, the explicit twin), then mixes channels with an MLP. Readouts:
+    (``'mlp'``, the explicit twin), then mixes channels with an MLP. With ``directed=True`` the
+    tokens are :math:`[x_v, (P_{in}^k X)_v, (P_{out}^k X)_v]`, :math:`2K+1` of them
+    (:class:`~tasks.graph.transforms.HopTokens` with ``directed=True``). Readouts:
     ``'mean'`` :math:`\frac{1}{K+1}\sum_k H_{v,k}`; ``'attention'``
     :math:`\sum_k \mathrm{softmax}_k(H_{v,k}\, q)\, H_{v,k}` with a learned query :math:`q`;
     ``'first'`` :math:`H_{v,0}` (the node's own token); ``'last'`` :math:`H_{v,K}`.
@@ -45,23 +51,29 @@ class HopMixer(nn.Module):
         num_hops: ``K`` (the model takes ``K + 1`` tokens).
         embed_dim: token width ``C``.
         num_blocks: Mixer blocks.
-        token_mixer: ``'implicit'`` or ``'mlp'``.
+        token_mixer: the project's token-mixer spec, handed to :class:`backbones.IMixerSequence` as is:
+            ``'implicit'`` (default; the authors' recipe :data:`backbones.implicit.IMPLICIT_RECIPE`,
+            ``h_ratio=2, n_iter=2, coeff=0.9``), ``'mlp'`` (the explicit twin) or
+            ``dict(type='implicit', n_iter=4, solver='anderson', ...)`` (see
+            :func:`backbones.token_mixers.resolve_token_mixer`).
         readout: one of ``'mean'``, ``'attention'``, ``'first'``, ``'last'``.
         dropout: dropout on the input features and before the classifier.
         drop_rate: dropout inside the Mixer MLPs.
         mlp_ratio: ``(tokens, channels)`` hidden widths of the blocks as multiples of ``embed_dim``.
         act: activation.
-        **implicit: implicit-layer options (``n_iter``, ``h_ratio``, ``solver``, ``grad``, ...).
+        directed: the hop tokens are directed ones (``2K + 1`` per node).
+        **implicit: implicit-layer options as plain keywords (``n_iter=4``, ...), merged into
+            ``token_mixer``; kept for older configs, and refused with ``token_mixer='mlp'``.
 
     Shapes:
-        - **input:** hop tokens :math:`(B, K+1, F)`
+        - **input:** hop tokens :math:`(B, K+1, F)` (:math:`(B, 2K+1, F)` when ``directed``)
         - **output:** logits :math:`(B, \mathrm{num\_classes})`
     """
 
     def __init__(self, in_channels: int, num_classes: int, num_hops: int = 3, embed_dim: int = 64,
-                 num_blocks: int = 2, token_mixer: str = "implicit", readout: str = "mean", dropout: float = 0.5,
-                 drop_rate: float = 0.0, mlp_ratio: Tuple[float, float] = (0.5, 4.0), act: str = "gelu",
-                 **implicit) -> None:
+                 num_blocks: int = 2, token_mixer: TokenMixerSpec = "implicit", readout: str = "mean",
+                 dropout: float = 0.5, drop_rate: float = 0.0, mlp_ratio: Tuple[float, float] = (0.5, 4.0),
+                 act: str = "gelu", directed: bool = False, **implicit) -> None:
         super().__init__()
         if readout not in READOUTS:
             raise ValueError(f"unknown readout {readout!r}; choose one of {READOUTS}")
@@ -69,11 +81,13 @@ class HopMixer(nn.Module):
             raise ValueError(f"need in_channels >= 1, num_classes >= 2, num_hops >= 0; got {in_channels}, "
                              f"{num_classes}, {num_hops}")
         self.in_channels, self.num_classes, self.num_hops = in_channels, num_classes, num_hops
-        self.embed_dim, self.token_mixer, self.readout = embed_dim, token_mixer, readout
-        self.dropout = dropout
+        self.embed_dim, self.readout, self.dropout, self.directed = embed_dim, readout, dropout, bool(directed)
+        self.num_tokens = num_hop_tokens(num_hops, self.directed)
         self.lin_in = nn.Linear(in_channels, embed_dim)
-        self.mixer = IMixerSequence(num_hops + 1, embed_dim, num_blocks, mlp_ratio, token_mixer, act,
+        self.mixer = IMixerSequence(self.num_tokens, embed_dim, num_blocks, mlp_ratio, token_mixer, act,
                                     drop_rate=drop_rate, **implicit)
+        #: ``'implicit'`` / ``'mlp'``, and the resolved spec with its options
+        self.token_mixer, self.token_mixer_cfg = self.mixer.token_mixer, self.mixer.token_mixer_cfg
         self.query = nn.Parameter(torch.empty(embed_dim)) if readout == "attention" else None
         self.lin_out = nn.Linear(embed_dim, num_classes)
         self.reset_parameters()
@@ -89,12 +103,13 @@ class HopMixer(nn.Module):
             nn.init.normal_(self.query, std=self.embed_dim ** -0.5)
 
     def forward(self, hop_tokens: Tensor) -> Tensor:
-        """Logits ``(B, num_classes)`` from hop tokens ``(B, K + 1, F)``."""
-        k1 = self.num_hops + 1
+        """Logits ``(B, num_classes)`` from hop tokens ``(B, K + 1, F)`` (``(B, 2K + 1, F)`` when directed)."""
+        k1 = self.num_tokens
         if hop_tokens.dim() != 3 or hop_tokens.shape[1:] != (k1, self.in_channels):
             raise ValueError(f"expected hop tokens of shape (B, {k1}, {self.in_channels}) (num_hops={self.num_hops}, "
-                             f"in_channels={self.in_channels}), got {tuple(hop_tokens.shape)}; the graph transform "
-                             "and the model must agree on num_hops and the feature width")
+                             f"directed={self.directed}, in_channels={self.in_channels}), got "
+                             f"{tuple(hop_tokens.shape)}; the graph dataset and the model must agree on num_hops, "
+                             "directed (2K+1 tokens) and the feature width (the dataset logs it)")
         h = self.lin_in(F.dropout(hop_tokens, self.dropout, self.training))
         h = self.mixer(h)
         if self.readout == "mean":
@@ -110,7 +125,8 @@ class HopMixer(nn.Module):
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.num_classes}, num_hops={self.num_hops}, "
-                f"embed_dim={self.embed_dim}, token_mixer={self.token_mixer!r}, readout={self.readout!r})")
+                f"embed_dim={self.embed_dim}, token_mixer={self.token_mixer!r}, readout={self.readout!r}"
+                f"{', directed=True' if self.directed else ''})")
 
 
 @MODELS.register_module()

@@ -148,3 +148,77 @@ def test_featureless_graph_gets_structural_features():
     assert data.x.shape == (115, 5) and data.hop_tokens.shape == (115, 3, 5)
     with pytest.raises(GraphDataError, match="no node features"):
         build_graph("football", features="data")
+
+
+def _grab_log():
+    """Collect the messages of the current MMLogger (returns the list and a remover)."""
+    records = []
+
+    class Grab(logging.Handler):
+        def emit(self, record):
+            records.append((record.levelno, record.getMessage()))
+
+    logger, handler = MMLogger.get_current_instance(), Grab()
+    logger.addHandler(handler)
+    return records, lambda: logger.removeHandler(handler)
+
+
+def test_directed_true_keeps_the_edges_as_given(csv_graph):
+    records, stop = _grab_log()
+    try:
+        data = prepare_graph(load_csv_graph(**csv_graph), "toy", directed=True)
+    finally:
+        stop()
+    assert data.directed and not is_undirected(data.edge_index) and data.edge_index.size(1) == 7
+    assert data.edge_index[:, (data.edge_index[0] == 2) & (data.edge_index[1] == 3)].size(1) == 1  # c -> d kept
+    assert data.edge_index[:, (data.edge_index[0] == 3) & (data.edge_index[1] == 2)].size(1) == 0  # no d -> c
+    assert any("keeps the edge direction: 7 directed edges, 7 of them without their reverse" in m for _, m in records)
+    # the whole pipeline: 2K+1 hop tokens, in- and out-degree features, the directed edge_index in mode='graph'
+    ds = NodeDataset(graph=csv_graph, split="train", mode="graph", num_hops=2, features="structural",
+                     structural=dict(spectral_dim=2, degree=True), directed=True, split_ratios=(0.6, 0.2, 0.2))
+    assert ds.data.hop_tokens.shape == (6, 5, 4) and ds.metainfo["num_tokens"] == 5
+    item = ds[0]
+    assert torch.equal(item["edge_index"], data.edge_index) and item["inputs"].shape == (6, 4)
+    assert torch.equal(item["labels"], ds.data.y[item["nodes"]])
+    und = build_graph(csv_graph, num_hops=2, features="structural", structural=dict(spectral_dim=2, degree=True))
+    assert und.hop_tokens.shape == (6, 3, 3) and is_undirected(und.edge_index)
+
+
+def test_a_header_only_edge_file_is_an_error(csv_graph, tmp_path):
+    edges = _write(tmp_path / "empty_edges.csv", "source,target\n")
+    with pytest.raises(GraphDataError, match=r"empty_edges.csv has a header but no edges"):
+        load_csv_graph(edges, csv_graph["labels"])
+    loops = Data(edge_index=torch.tensor([[0, 1], [0, 1]]), y=torch.zeros(2, dtype=torch.long), num_nodes=2)
+    with pytest.raises(GraphDataError, match="no edges other than self-loops"):
+        prepare_graph(loops, "loops")
+
+
+def test_a_class_too_small_for_every_split_is_a_warning_naming_it(tmp_path):
+    # 'rare' has one node: it can only be in train, so it is never validated or tested
+    n = 20
+    _write(tmp_path / "edges.csv", "source,target\n" + "".join(f"n{i},n{(i + 1) % n}\n" for i in range(n)))
+    _write(tmp_path / "labels.csv", "node,label\n" + "".join(f"n{i},{'rare' if i == 0 else 'ab'[i % 2]}\n"
+                                                             for i in range(n)))
+    records, stop = _grab_log()
+    try:
+        ds = NodeDataset(graph=str(tmp_path), split="train", num_hops=1, features="structural",
+                         structural=dict(spectral_dim=2, degree=True), split_ratios=(0.5, 0.25, 0.25))
+    finally:
+        stop()
+    warnings = [m for level, m in records if level == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert ("class 'rare' has 1 labelled node(s) (1 train, 0 val, 0 test), so it is never validated or tested"
+            in warnings[0]) and "split_ratios" in warnings[0]
+    assert ds.data.classes == ["a", "b", "rare"]
+
+
+def test_a_graph_folder(csv_graph, tmp_path):
+    folder = tmp_path / "g"
+    folder.mkdir()
+    for key in ("edges", "labels", "features"):
+        (folder / f"{key}.csv").write_text(open(csv_graph[key]).read())
+    data = load_graph(str(folder))
+    assert data.num_nodes == 6 and data.x.shape == (6, 2) and data.classes == ["blue", "red"]
+    (folder / "labels.csv").unlink()
+    with pytest.raises(FileNotFoundError, match=r"lacks labels.csv"):
+        load_graph(str(folder))

@@ -73,3 +73,50 @@ def test_permutation_equivariance(token_mixer):
         out, pout = m(t), m(pt)
     torch.testing.assert_close(pout, out[perm], atol=1e-5, rtol=1e-5)
     assert not torch.allclose(out, out[torch.roll(torch.arange(n), 1)])  # the check is not vacuous
+
+
+def _implicit_layers(module):
+    from backbones.implicit import ImplicitLayer
+
+    return [m for m in module.modules() if isinstance(m, ImplicitLayer)]
+
+
+def test_default_build_is_the_authors_recipe_and_the_spec_passes_through():
+    m = HopMixer(5, 3, num_hops=2, embed_dim=16, num_blocks=2)
+    layers = _implicit_layers(m)
+    assert len(layers) == 2 and m.token_mixer == "implicit"
+    for layer in layers:
+        assert (layer.hidden / layer.dim, layer.n_iter, layer.coeff, layer.solver) == (2.0, 2, 0.9, "unroll")
+    spec = HopMixer(5, 3, num_hops=2, embed_dim=16, num_blocks=1, token_mixer=dict(type="implicit", n_iter=4))
+    assert _implicit_layers(spec)[0].n_iter == 4 and spec.token_mixer_cfg == {"type": "implicit", "n_iter": 4}
+    legacy = HopMixer(5, 3, num_hops=2, embed_dim=16, num_blocks=1, n_iter=3)  # older configs' keywords
+    assert _implicit_layers(legacy)[0].n_iter == 3
+    twin = HopMixer(5, 3, num_hops=2, embed_dim=16, num_blocks=1, token_mixer="mlp")
+    assert not _implicit_layers(twin) and twin.token_mixer == "mlp"
+    with pytest.raises(ValueError, match="token_mixer='mlp'"):
+        HopMixer(5, 3, token_mixer="mlp", n_iter=4)
+
+
+def test_directed_model_takes_2k_plus_1_tokens():
+    m = HopMixer(5, 3, num_hops=2, embed_dim=16, num_blocks=1, directed=True)
+    assert m(torch.randn(4, 5, 5)).shape == (4, 3) and "directed=True" in repr(m)
+    with pytest.raises(ValueError, match=r"\(B, 5, 5\).*directed=True"):
+        m(torch.randn(4, 3, 5))
+
+
+@pytest.mark.parametrize("gnn", ["GCN", "GAT"])
+def test_gnn_wrapper_scores_the_split_nodes_of_one_graph(gnn):
+    clf = MODELS.build(dict(type="GraphNodeClassifier", model=dict(type=gnn, in_channels=3, num_classes=2)))
+    g = torch.Generator().manual_seed(0)
+    x, ei = torch.randn(1, 8, 3, generator=g), to_undirected(torch.randint(0, 8, (2, 12), generator=g))[None]
+    nodes, y = torch.tensor([[1, 4, 6]]), torch.tensor([[0, 1, 1]])
+    loss = clf(x, y, mode="loss", edge_index=ei, nodes=nodes)["loss"]
+    loss.backward()
+    assert loss.ndim == 0 and all(p.grad is not None for p in clf.parameters())
+    preds = clf(x, y, mode="predict", edge_index=ei, nodes=nodes)
+    clf.eval()
+    full = clf.model(x[0], ei[0])
+    assert len(preds) == 3 and int(preds[1]["gt_label"]) == 1
+    torch.testing.assert_close(clf(x, mode="tensor", edge_index=ei, nodes=nodes), full[nodes[0]])
+    with pytest.raises(ValueError, match="mode='graph'"):
+        clf(x[0], y[0], mode="loss")

@@ -85,3 +85,45 @@ def test_structural_features_reject_too_many_eigenvectors():
         assert "spectral_dim" in str(e)
     else:
         raise AssertionError("spectral_dim > N - 2 was accepted")
+
+
+def test_directed_hop_tokens_match_dense_reference():
+    # a directed graph: 0->1->2->3, 0->3, 4->0; node 4 has no in-edge, node 3 no out-edge
+    ei = torch.tensor([[0, 1, 2, 0, 4], [1, 2, 3, 3, 0]])
+    n = 5
+    x = torch.randn(n, 3, generator=torch.Generator().manual_seed(0))
+    out = HopTokens(num_hops=2, directed=True)(Data(x=x, edge_index=ei, num_nodes=n)).hop_tokens
+    assert out.shape == (n, 2 * 2 + 1, 3)
+    a = torch.zeros(n, n, dtype=torch.float64)
+    a[ei[0], ei[1]] = 1.0  # a[u, v] = 1 for u -> v
+    a += torch.eye(n, dtype=torch.float64)
+    d_out, d_in = a.sum(1), a.sum(0)
+    w = d_out.rsqrt()[:, None] * a * d_in.rsqrt()[None, :]
+    p_in, p_out = w.T, w  # p_in[v, u]: what v receives from u; p_out[u, v]: what u points to
+    xd = x.double()
+    for k in (1, 2):
+        torch.testing.assert_close(out[:, k].double(), torch.linalg.matrix_power(p_in, k) @ xd, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(out[:, 2 + k].double(), torch.linalg.matrix_power(p_out, k) @ xd,
+                                   atol=1e-5, rtol=1e-5)
+    # node 4 receives only its self-loop, weighted (d_out d_in)^-1/2 = (2 * 1)^-1/2
+    torch.testing.assert_close(out[4, 1], x[4] / 2 ** 0.5)
+    # the two directions are distinct on a directed graph, and equal to the undirected tokens on a symmetric one
+    assert not torch.allclose(out[:, 1], out[:, 3])
+    sym = _graph()
+    both = HopTokens(num_hops=2, directed=True)(sym.clone()).hop_tokens
+    und = HopTokens(num_hops=2)(sym.clone()).hop_tokens
+    torch.testing.assert_close(both[:, 1:3], und[:, 1:])
+    torch.testing.assert_close(both[:, 3:], und[:, 1:])
+
+
+def test_directed_structural_features_have_in_and_out_degree():
+    ei = torch.tensor([[0, 0, 0, 1, 2], [1, 2, 3, 2, 3]])  # node 0: out 3, in 0; node 3: in 2, out 0
+    data = Data(edge_index=ei, num_nodes=4)
+    out = StructuralFeatures(spectral_dim=2, degree=True, directed=True)(data.clone()).x
+    assert out.shape == (4, 2 + 2)
+    log_in, log_out = torch.log1p(torch.tensor([0.0, 1, 2, 2])), torch.log1p(torch.tensor([3.0, 1, 1, 0]))
+    for col, ref in ((2, log_in), (3, log_out)):
+        torch.testing.assert_close(out[:, col], (ref - ref.mean()) / ref.std())
+    # the spectral part is that of the symmetrised graph
+    sym = StructuralFeatures(spectral_dim=2, degree=False)(Data(edge_index=to_undirected(ei), num_nodes=4)).x
+    torch.testing.assert_close(out[:, :2], sym)
