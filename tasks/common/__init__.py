@@ -5,8 +5,8 @@ from .fetch import (MissingDatasetError, PREPARERS, apt_fetch, cache_dir, data_r
 from .guards import NonFiniteError, NonFiniteHook
 from .hooks import SolverStatsHook
 from .metrics import ClsMetric
-from .models import LogitsClassifier
+from .models import LogitsClassifier, unwrap_model
 
 __all__ = ["MissingDatasetError", "PREPARERS", "apt_fetch", "cache_dir", "data_root", "pip_fetch", "prepare",
            "register_preparer", "wheel_member", "NonFiniteError", "NonFiniteHook", "SolverStatsHook", "ClsMetric",
-           "LogitsClassifier"]
+           "LogitsClassifier", "unwrap_model"]

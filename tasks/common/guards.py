@@ -23,6 +23,8 @@ from mmengine.hooks import Hook
 
 from backbones.registry import HOOKS
 
+from .models import unwrap_model
+
 
 class NonFiniteError(RuntimeError):
     """Training met NaN / inf (in a batch, the loss or the gradients) with ``action='raise'``."""
@@ -93,8 +95,7 @@ class NonFiniteHook(Hook):
         self._handles = []
 
     def _model(self):
-        model = self._runner.model
-        return model.module if hasattr(model, "module") else model
+        return unwrap_model(self._runner.model)
 
     # -- checks ----------------------------------------------------------------------------------------
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
