@@ -301,31 +301,42 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (GraphDataError, FileNotFoundError, ValueError) as exc:
         raise SystemExit(f"benchmark_graph: {exc}")
     work = Path(args.work_dir)
-    results = []
     cmd = "python tools/benchmark_graph.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    results = run_all(
+        runs, work, lambda run: f"{run['dataset']}{'_directed' if run['directed'] else ''}/{run['model']}/seed{run['seed']}",
+        lambda run, run_dir: run_single(run, run_dir, args.verbose),
+        lambda e: (f"test acc. {e['test']['cls/accuracy']:.2f}, val acc. {e['val'].get('cls/accuracy', float('nan')):.2f}, "
+                   f"{e['epochs']} epochs, {e['total_s']:.1f} s ({e['checkpoint']})"))
+    return write_results(results, cmd, Path(args.json or work / "results.json"),
+                         to_markdown(summarise(results), cmd, args.machine), args.md)
+
+
+def run_all(runs: list, work: Path, tag_of, run_one, describe) -> list:
+    """Run every planned run in ``work / tag_of(run)``; one failed run is reported, the others still run."""
+    results = []
     for run in runs:
-        tag = f"{run['dataset']}{'_directed' if run['directed'] else ''}/{run['model']}/seed{run['seed']}"
+        tag = tag_of(run)
         run_dir = str(work / tag)
         entry = dict(run, command=reproduce_command(run, run_dir), work_dir=run_dir)
         try:
-            entry.update(run_single(run, run_dir, args.verbose))
-            print(f"[bench] {tag}: test acc. {entry['test']['cls/accuracy']:.2f}, val acc. "
-                  f"{entry['val'].get('cls/accuracy', float('nan')):.2f}, {entry['epochs']} epochs, "
-                  f"{entry['total_s']:.1f} s ({entry['checkpoint']})", flush=True)
-        except Exception as exc:  # noqa: BLE001  (one failed run is reported, the others still run)
+            entry.update(run_one(run, run_dir))
+            print(f"[bench] {tag}: {describe(entry)}", flush=True)
+        except Exception as exc:  # noqa: BLE001
             entry["error"] = f"{type(exc).__name__}: {exc}"
             print(f"[bench] {tag}: FAILED {entry['error']}\n{traceback.format_exc()}", file=sys.stderr, flush=True)
         results.append(entry)
-    out_json = Path(args.json or work / "results.json")
+    return results
+
+
+def write_results(results: list, cmd: str, out_json: Path, md: str, md_path=None) -> int:
+    """Per-run JSON (with the command reproducing each run) and the Markdown table; 1 if a run failed."""
     out_json.parent.mkdir(parents=True, exist_ok=True)
-    out_json.write_text(json.dumps(dict(command=cmd, results=results), indent=1))
-    md = to_markdown(summarise(results), cmd, args.machine)
+    out_json.write_text(json.dumps(dict(command=cmd, results=results), indent=1, default=str))
     print(md)
     print(f"\nper-run results and the command reproducing each run: {out_json}")
-    if args.md:
-        Path(args.md).write_text(md + "\n")
+    if md_path:
+        Path(md_path).write_text(md + "\n")
     return 1 if any("error" in r for r in results) else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

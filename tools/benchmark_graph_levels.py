@@ -22,19 +22,17 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import List, Optional
 
 import _bootstrap  # noqa: F401  (repository root on sys.path)
 import numpy as np
 
-from benchmark_graph import parse_cfg_options, reproduce_command, run_single
+from benchmark_graph import parse_cfg_options, run_all, run_single, write_results
 
 LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
 GRAPH_CONFIGS = {  # model -> (label, config on the solubility set; other sets replace the dataset)
@@ -217,30 +215,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise SystemExit(f"benchmark_graph_levels: {exc}")
     work = Path(args.work_dir or f"work_dirs/benchmark_graph_{args.level}")
     cmd = "python tools/benchmark_graph_levels.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    results = []
-    for run in runs:
-        tag = f"{run['dataset']}/{run['model']}/{'fold' if args.level == 'graph' else 'seed'}{run['seed']}"
-        run_dir = str(work / tag)
-        entry = dict(run, command=reproduce_command(run, run_dir), work_dir=run_dir)
-        try:
-            entry.update(run_single(run, run_dir) if run["train"] else test_only(run, run_dir))
-            key = METRIC[args.level][0]
-            print(f"[bench] {tag}: test {key} {entry['test'][key]:.2f}, {entry['epochs']} epochs, "
-                  f"{entry['total_s']:.1f} s", flush=True)
-        except Exception as exc:  # noqa: BLE001  (one failed run is reported, the others still run)
-            entry["error"] = f"{type(exc).__name__}: {exc}"
-            print(f"[bench] {tag}: FAILED {entry['error']}\n{traceback.format_exc()}", file=sys.stderr, flush=True)
-        results.append(entry)
-    out_json = Path(args.json or work / "results.json")
-    out_json.parent.mkdir(parents=True, exist_ok=True)
-    out_json.write_text(json.dumps(dict(command=cmd, results=results), indent=1, default=str))
-    md = to_markdown(summarise(results, args.level), args.level, cmd, args.machine)
-    print(md)
-    print(f"\nper-run results and the command reproducing each run: {out_json}")
-    if args.md:
-        Path(args.md).write_text(md + "\n")
-    return 1 if any("error" in r for r in results) else 0
-
+    key = METRIC[args.level][0]
+    results = run_all(
+        runs, work, lambda run: f"{run['dataset']}/{run['model']}/{'fold' if args.level == 'graph' else 'seed'}{run['seed']}",
+        lambda run, run_dir: run_single(run, run_dir) if run["train"] else test_only(run, run_dir),
+        lambda e: f"test {key} {e['test'][key]:.2f}, {e['epochs']} epochs, {e['total_s']:.1f} s")
+    return write_results(results, cmd, Path(args.json or work / "results.json"),
+                         to_markdown(summarise(results, args.level), args.level, cmd, args.machine), args.md)
 
 if __name__ == "__main__":
     sys.exit(main())

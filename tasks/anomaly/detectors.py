@@ -14,7 +14,7 @@ tqdm bar when ``verbose``. All scores: **higher = more anomalous**.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
