@@ -14,6 +14,17 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(autouse=True)
+def _restore_environ():
+    """Undo environment changes a test made in-process (tools' ``main()`` sets ``LOCAL_RANK``, which
+    transformers' Trainer / accelerate would later read as a distributed launch)."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
 def _seed_and_scope():
     """Seed torch and make ``imixer`` the default registry scope again: a test that initialised mmdet's
     or mmseg's scope must not change how the next test's ``MODELS.build`` resolves names."""
