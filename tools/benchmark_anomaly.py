@@ -38,7 +38,10 @@ def parse_args(argv=None):
                    help="device of the neural detectors (default: CUDA when available)")
     p.add_argument("--max-cells", type=int, default=None,
                    help="stop after this many new cells (resume later with the same command)")
-    p.add_argument("--retry-failed", action="store_true", help="recompute cells recorded as errors")
+    p.add_argument("--retry-failed", action="store_true", help="recompute cells recorded as errors or time-outs")
+    p.add_argument("--cell-time-limit", type=float, default=None, metavar="S",
+                   help="stop a cell (one fit + scoring) after S seconds and record it as 'timeout' "
+                        "(default: the config's cell_time_limit, else no limit)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--cfg-options", nargs="+", action=DictAction, help="override config entries, key=value")
     return p.parse_args(argv)
@@ -90,7 +93,9 @@ def build_suite(args) -> SuiteConfig:
             raise SystemExit(f"detector {name!r}: unknown type {d.get('type')!r}; registered detectors: {sorted(known)}")
     return SuiteConfig(datasets=datasets, detectors=detectors, seeds=args.seeds or seeds,
                        test_size=cfg.get("test_size", 0.4), standardize=cfg.get("standardize", True),
-                       out_dir=args.out or out_dir, device=args.device)
+                       out_dir=args.out or out_dir, device=args.device,
+                       cell_time_limit=args.cell_time_limit if args.cell_time_limit is not None
+                       else cfg.get("cell_time_limit", None))
 
 
 def main(argv=None) -> int:

@@ -8,7 +8,9 @@ computed from the continuous scores (never from thresholded labels).
 
 Every finished cell (dataset x detector x seed) is appended to ``results.csv`` at once, so an
 interrupted run resumes where it stopped (cells already in the CSV with the same configuration hash
-are skipped). A detector that raises on one dataset is recorded with its error and the suite goes on.
+are skipped). A detector that raises on one dataset is recorded with its error and the suite goes on;
+with ``cell_time_limit`` (seconds for one fit + scoring) a slower cell is stopped and recorded as
+``timeout``, and the suite goes on too.
 At the end ``summary.md`` (mean +- std per dataset, mean over datasets, average rank) and
 ``roc_auc.png`` are written.
 
@@ -19,6 +21,7 @@ Suite config (an mmengine ``Config`` file)::
     seeds = [0, 1, 2, 3, 4]
     test_size = 0.4
     standardize = True
+    cell_time_limit = 60            # optional: seconds per cell (fit + scoring), slower cells time out
     quick = dict(datasets=['wine', 'ionosphere'], seeds=[0, 1], detector_overrides=dict(...))
 """
 from __future__ import annotations
@@ -27,7 +30,10 @@ import csv
 import hashlib
 import json
 import math
+import contextlib
 import os
+import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -54,6 +60,7 @@ class SuiteConfig:
     standardize: bool = True
     out_dir: str = "results/anomaly"
     device: str = "auto"
+    cell_time_limit: Optional[float] = None
 
     def validate(self) -> None:
         if not self.datasets:
@@ -62,6 +69,9 @@ class SuiteConfig:
             raise ValueError("the suite has no detectors: set `detectors = dict(name=dict(type=...), ...)`")
         if not self.seeds:
             raise ValueError("the suite has no seeds")
+        if self.cell_time_limit is not None and not float(self.cell_time_limit) > 0:
+            raise ValueError(f"cell_time_limit must be a number of seconds > 0 (or None for no limit), "
+                             f"got {self.cell_time_limit}")
         if not 0.0 < float(self.test_size) < 1.0:
             raise ValueError(f"test_size must be in (0, 1), got {self.test_size}")
         keys = [dataset_key(d) for d in self.datasets]
@@ -132,7 +142,7 @@ def read_results(path: Path) -> List[dict]:
         data = data[: data.rfind(b"\n") + 1]
         os.truncate(path, len(data))
     rows = list(csv.DictReader(data.decode().splitlines()))
-    rows = [r for r in rows if r.get("status") in ("ok", "error") and r.get("seed", "").lstrip("-").isdigit()]
+    rows = [r for r in rows if r.get("status") in ("ok", "error", "timeout") and r.get("seed", "").lstrip("-").isdigit()]
     unique = list({_cell_key(r): r for r in rows}.values())
     if len(unique) < len(rows):
         tmp = path.with_name(f".{path.name}.tmp")
@@ -158,8 +168,38 @@ def append_row(path: Path, row: dict) -> None:
 
 
 # -- running --------------------------------------------------------------------------------------------
-def run_cell(data: AnomalyData, split, det_cfg: dict, seed: int, device: str) -> dict:
-    """Fit one detector on one split and evaluate it; errors are returned, not raised."""
+class CellTimeout(Exception):
+    """A cell ran past ``cell_time_limit``."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: Optional[float]):
+    """Raise :class:`CellTimeout` in this (main) thread after ``seconds`` of wall time (``None``: no limit).
+
+    A real-time interval timer: the exception arrives between Python bytecodes, so a detector is stopped
+    at its next Python-level step (a training iteration, a scoring batch), not inside one native call.
+    """
+    if seconds is None:
+        yield
+        return
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("cell_time_limit works in the main thread only (it uses SIGALRM)")
+
+    def expire(signum, frame):
+        raise CellTimeout(f"exceeded cell_time_limit={seconds:g} s (fit + scoring)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_cell(data: AnomalyData, split, det_cfg: dict, seed: int, device: str,
+             time_limit: Optional[float] = None) -> dict:
+    """Fit one detector on one split and evaluate it; errors and time-outs are returned, not raised."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     X_tr, X_te, y_tr, y_te = split
@@ -167,9 +207,10 @@ def run_cell(data: AnomalyData, split, det_cfg: dict, seed: int, device: str) ->
     try:
         det = build_detector(det_cfg, seed, device)
         t0 = time.perf_counter()
-        det.fit(X_tr)
-        t1 = time.perf_counter()
-        scores = np.asarray(det.score_samples(X_te), dtype=np.float64)
+        with _time_limit(time_limit):
+            det.fit(X_tr)
+            t1 = time.perf_counter()
+            scores = np.asarray(det.score_samples(X_te), dtype=np.float64)
         t2 = time.perf_counter()
         if scores.shape != (len(X_te),):
             raise ValueError(f"score_samples returned shape {scores.shape}, expected ({len(X_te)},)")
@@ -178,6 +219,8 @@ def run_cell(data: AnomalyData, split, det_cfg: dict, seed: int, device: str) ->
         row.update(status="ok", roc_auc=f"{roc_auc_score(y_te, scores):.6f}",
                    ap=f"{average_precision_score(y_te, scores):.6f}", fit_s=f"{t1 - t0:.4f}",
                    score_s=f"{t2 - t1:.4f}", error="")
+    except CellTimeout as exc:  # a slow cell is recorded, the suite goes on
+        row.update(status="timeout", error=str(exc), fit_s=f"{time.perf_counter() - t0:.4f}")
     except Exception as exc:  # a failing detector is recorded, the suite goes on
         row.update(status="error", error=f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500])
         row["_traceback"] = traceback.format_exc()
@@ -192,7 +235,7 @@ def run_suite(cfg: SuiteConfig, max_cells: Optional[int] = None, progress: bool 
         cfg: the suite.
         max_cells: stop after computing this many new cells (split a long run; resume later).
         progress: show a tqdm bar.
-        retry_failed: recompute cells recorded as errors.
+        retry_failed: recompute cells recorded as errors or time-outs.
         log: where messages go.
     """
     from tqdm.auto import tqdm
@@ -203,7 +246,7 @@ def run_suite(cfg: SuiteConfig, max_cells: Optional[int] = None, progress: bool 
     csv_path = out / "results.csv"
     done = {}
     for r in read_results(csv_path):
-        if retry_failed and r["status"] == "error":
+        if retry_failed and r["status"] in ("error", "timeout"):
             continue
         done[(r["dataset"], r["detector"], int(r["seed"]), r["config_hash"])] = r
     cells, wanted = [], set()  # cells to compute; keys of every cell of this suite
@@ -242,9 +285,9 @@ def run_suite(cfg: SuiteConfig, max_cells: Optional[int] = None, progress: bool 
         else:
             if (dkey, seed) not in splits:
                 splits[(dkey, seed)] = split_and_scale(data.X, data.y, seed, cfg.test_size, cfg.standardize)
-            row = dict(base, **run_cell(data, splits[(dkey, seed)], dcfg, seed, cfg.device))
-        if row["status"] == "error":
-            bar.write(f"[suite] {dkey} / {dname} / seed {seed} FAILED: {row['error']}")
+            row = dict(base, **run_cell(data, splits[(dkey, seed)], dcfg, seed, cfg.device, cfg.cell_time_limit))
+        if row["status"] != "ok":
+            bar.write(f"[suite] {dkey} / {dname} / seed {seed} {row['status'].upper()}: {row['error']}")
         append_row(csv_path, row)
         computed += 1
         bar.update(1)
@@ -261,7 +304,7 @@ def run_suite(cfg: SuiteConfig, max_cells: Optional[int] = None, progress: bool 
 # -- reporting ------------------------------------------------------------------------------------------
 def _stats(rows: Sequence[dict], ds: str, det: str, key: str) -> Tuple[float, float, int, int]:
     vals = [float(r[key]) for r in rows if r["dataset"] == ds and r["detector"] == det and r["status"] == "ok"]
-    errs = sum(1 for r in rows if r["dataset"] == ds and r["detector"] == det and r["status"] == "error")
+    errs = sum(1 for r in rows if r["dataset"] == ds and r["detector"] == det and r["status"] != "ok")
     if not vals:
         return math.nan, math.nan, 0, errs
     return float(np.mean(vals)), float(np.std(vals)), len(vals), errs
@@ -300,7 +343,8 @@ def summarize(rows: Sequence[dict], datasets: Sequence[str], detectors: Sequence
                 if key == "roc_auc":
                     means[det][ds] = m
                 if n == 0:
-                    cells.append("error" if errs else "–")
+                    statuses = {r["status"] for r in rows if r["dataset"] == ds and r["detector"] == det}
+                    cells.append("timeout" if statuses == {"timeout"} else "error" if errs else "–")
                     continue
                 txt = f"{100 * m:.1f} ± {100 * s:.1f}"
                 if m == best:
@@ -320,15 +364,15 @@ def summarize(rows: Sequence[dict], datasets: Sequence[str], detectors: Sequence
                                                          for d in detectors) + " |")
         out.append("")
     out.append("### Time (seconds per fit / per scoring of the test part, mean over cells)\n")
-    out.append("| detector | fit s | score s | cells ok | cells failed |")
+    out.append("| detector | fit s | score s | cells ok | cells failed / timed out |")
     out.append("|---|---:|---:|---:|---:|")
     for det in detectors:
         ok = [r for r in rows if r["detector"] == det and r["status"] == "ok"]
-        bad = sum(1 for r in rows if r["detector"] == det and r["status"] == "error")
+        bad = sum(1 for r in rows if r["detector"] == det and r["status"] != "ok")
         fit = np.mean([float(r["fit_s"]) for r in ok]) if ok else math.nan
         sc = np.mean([float(r["score_s"]) for r in ok]) if ok else math.nan
         out.append(f"| {det} | {fit:.2f} | {sc:.2f} | {len(ok)} | {bad} |")
-    errors = [r for r in rows if r["status"] == "error"]
+    errors = [r for r in rows if r["status"] != "ok"]
     if errors:
         out.append("\n### Failures\n")
         seen = set()

@@ -156,3 +156,29 @@ def test_quick_and_data_options(tmp_path, load_tool):
     full = mod.build_suite(mod.parse_args(["configs/anomaly/suite_odds.py"]))
     assert len(full.datasets) == 7 and len(full.seeds) >= 5 and len(full.detectors) == 6
     assert full.test_size == 0.4 and full.standardize
+
+
+def test_slow_cell_times_out_and_the_suite_goes_on(tmp_path):
+    cfg = tmp_path / "slow.py"
+    cfg.write_text(textwrap.dedent("""
+        datasets = ['wine']
+        detectors = dict(
+            iforest=dict(type='IForestDetector', n_estimators=20),
+            slow=dict(type='IMixerTabularDetector', min_iters=100000, max_iters=100000, device='cpu'),
+        )
+        seeds = [0]
+        cell_time_limit = 1.5
+    """))
+    out = tmp_path / "res"
+    assert _main([cfg, "--out", out, "--no-progress"]) == 0
+    rows = {r["detector"]: r for r in _rows(out)}
+    assert rows["iforest"]["status"] == "ok"
+    assert rows["slow"]["status"] == "timeout" and "cell_time_limit=1.5" in rows["slow"]["error"]
+    assert 1.5 <= float(rows["slow"]["fit_s"]) < 30  # stopped soon after the limit, not at the end
+    summary = (out / "summary.md").read_text()
+    assert "| wine | **" in summary and "| timeout |" in summary and "exceeded cell_time_limit" in summary
+    # a resume keeps the timed-out cell (no duplicate row, not recomputed)
+    assert _main([cfg, "--out", out, "--no-progress"]) == 0
+    assert [r["status"] for r in _rows(out)] == ["ok", "timeout"]
+    with pytest.raises(SystemExit, match="cell_time_limit must be"):
+        _main([cfg, "--out", out, "--no-progress", "--cell-time-limit", "0"])
