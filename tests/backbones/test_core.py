@@ -12,6 +12,7 @@ from mmengine.config import Config
 import backbones
 from backbones import IMPLICIT_RECIPE, ImplicitLayer, ImplicitMLP, build_backbone, collect_solver_stats
 from backbones.solvers import SOLVERS, SolverInfo, register_solver
+from tests.backbones.implicit_helpers import contractive_layer
 from backbones.token_mixers import resolve_token_mixer
 
 
@@ -123,14 +124,7 @@ def test_named_variants_are_written_out_functions():
 
 # -- solvers -----------------------------------------------------------------------------------------
 def _contractive_layer(**kw):
-    torch.manual_seed(0)
-    layer = ImplicitLayer(6, dtype=torch.float64, **kw)
-    with torch.no_grad():
-        for fc in (layer.fc_a, layer.fc_b):
-            fc.weight.mul_(3.0)
-            fc.bias.normal_(0, 0.1)
-            fc.refresh(200)
-    return layer.eval()
+    return contractive_layer(seed=0, **kw)
 
 
 @pytest.mark.parametrize("solver", ["anderson", "fixed_point", "unroll"])

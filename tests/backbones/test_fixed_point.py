@@ -5,19 +5,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tests.backbones.implicit_helpers import contractive_layer
+
 from backbones.fixed_point import (ACTIVATIONS, ImplicitLayer, ImplicitMLP, SpectralNormLinear, collect_solver_stats,
                                    lipschitz_bound, resolve_coeff, resolve_recompute)
 
-
-def _layer(dtype=torch.float64, **kw):
-    layer = ImplicitLayer(6, h_ratio=2.0, dtype=dtype, **kw)
-    # make G non-trivial: weights near the spectral cap
-    with torch.no_grad():
-        for fc in (layer.fc_a, layer.fc_b):
-            fc.weight.mul_(3.0)
-            fc.bias.normal_(0, 0.1)
-            fc.refresh(200)
-    return layer.eval()
+_layer = contractive_layer
 
 
 def test_gelu_lipschitz_constant_is_the_max_slope():
