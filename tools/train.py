@@ -7,6 +7,7 @@ Every split is built and checked before training; after it, the test split is ev
 checkpoint and <work_dir>/test_metrics.json written (--no-test skips that).
 """
 import argparse
+import importlib
 import os
 import os.path as osp
 
@@ -50,8 +51,6 @@ def apply_common_args(cfg: Config, args) -> Config:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     for path in cfg.get("config_resolvers", []):  # settings a task derives after the overrides (text)
-        import importlib
-
         module, _, name = path.rpartition(".")
         getattr(importlib.import_module(module), name)(cfg)
     cfg.launcher = args.launcher
