@@ -91,7 +91,11 @@ def build_suite(args) -> SuiteConfig:
     for name, d in detectors.items():
         if d.get("type") not in known:
             raise SystemExit(f"detector {name!r}: unknown type {d.get('type')!r}; registered detectors: {sorted(known)}")
-    return SuiteConfig(datasets=datasets, detectors=detectors, seeds=args.seeds or seeds,
+    selection = cfg.get("selection", None)
+    if selection is not None and args.detectors and not set(selection.get("candidates", [])) <= set(detectors):
+        print("[suite] --detectors leaves out selection candidates: no leave-one-dataset-out table")
+        selection = None
+    return SuiteConfig(datasets=datasets, detectors=detectors, seeds=args.seeds or seeds, selection=selection,
                        test_size=cfg.get("test_size", 0.4), standardize=cfg.get("standardize", True),
                        out_dir=args.out or out_dir, device=args.device,
                        cell_time_limit=args.cell_time_limit if args.cell_time_limit is not None

@@ -1,9 +1,11 @@
-# The ODDS anomaly-detection suite: 7 ODDS sets x 6 detectors x 5 seeds, ADBench's unsupervised protocol
-# (stratified 60/40 split per seed, standardisation fitted on the training part, detectors fitted on the
-# unlabelled contaminated training part, ROC-AUC / AP on the test part).
-#   python tools/prepare_data.py odds_cardio odds_shuttle odds_satellite odds_ionosphere odds_pima
+# The ODDS / ADBench anomaly-detection suite: 15 tabular sets x 6 detectors x 5 seeds, ADBench's
+# unsupervised protocol (stratified 60/40 split per seed, standardisation fitted on the training part,
+# detectors fitted on the unlabelled contaminated training part, ROC-AUC / AP on the test part).
+#   python tools/prepare_data.py --for-tests          # prepares every fetched set (3 small packages)
 #   python tools/benchmark_anomaly.py configs/anomaly/suite_odds.py [--quick] [--data my.mat] [--device cuda]
-datasets = ['cardio', 'shuttle', 'satellite', 'ionosphere', 'pima', 'wbc', 'wine']
+# How the iMixer detector's defaults were chosen (leave-one-dataset-out): configs/anomaly/select_tabular.py
+datasets = ['cardio', 'shuttle', 'satellite', 'ionosphere', 'pima', 'wbc', 'wine', 'breastw', 'arrhythmia',
+            'lympho', 'glass', 'satimage-2', 'landsat', 'spambase', 'wdbc']
 detectors = dict(
     imixer=dict(type='IMixerTabularDetector', token_mixer='implicit'),
     mlpmixer=dict(type='IMixerTabularDetector', token_mixer='mlp'),

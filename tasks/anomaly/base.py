@@ -78,10 +78,15 @@ class BaseDetector(BaseEstimator):
         self._check_params()
         X = self._validate(X, reset=True)
         self._fit(X)
-        # the threshold is a quantile: estimate it on at most MAX_THRESHOLD_ROWS evenly spaced training rows
-        rows = X if len(X) <= self.MAX_THRESHOLD_ROWS else X[np.linspace(0, len(X) - 1, self.MAX_THRESHOLD_ROWS).astype(int)]
-        self.threshold_ = float(np.quantile(self._train_scores(rows), 1.0 - float(self.contamination)))
+        self.threshold_ = float(np.quantile(self._threshold_scores(X), 1.0 - float(self.contamination)))
         return self
+
+    def _threshold_scores(self, X: np.ndarray) -> np.ndarray:
+        """Training scores whose ``1 - contamination`` quantile is ``threshold_``: those of at most
+        :attr:`MAX_THRESHOLD_ROWS` evenly spaced training rows (detectors that already scored training
+        rows while fitting return those instead)."""
+        rows = X if len(X) <= self.MAX_THRESHOLD_ROWS else X[np.linspace(0, len(X) - 1, self.MAX_THRESHOLD_ROWS).astype(int)]
+        return self._train_scores(rows)
 
     def _train_scores(self, X: np.ndarray) -> np.ndarray:
         """Scores of (a subset of) the training rows for ``threshold_``; k-NN detectors exclude the row itself."""

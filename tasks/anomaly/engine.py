@@ -193,6 +193,55 @@ class AnomalyCalibrationHook(Hook):
 
 
 @HOOKS.register_module()
+class LossPlateauHook(Hook):
+    """Stop an iteration-based run when the training loss stops improving (early stopping on the
+    training objective, for self-supervised models that have no validation labels).
+
+    The loss is smoothed with an exponential moving average (``smoothing``; the masks are random, so
+    single-step losses are noisy). Every ``patience`` steps after ``min_iters`` the smoothed loss is
+    compared with its value ``patience`` steps earlier; when it fell by less than ``min_delta``
+    (relative), ``runner.train_loop.stop_training`` is set and the loop ends after this step. The step
+    at which it stopped is ``stopped_iter`` (``None`` when it ran to ``max_iters``).
+
+    Args:
+        patience: steps between two comparisons.
+        min_delta: smallest relative improvement that counts (0.01 = 1 %).
+        min_iters: never stop before this many steps.
+        smoothing: EMA weight of the past (0 = raw losses).
+    """
+
+    priority = "LOW"
+
+    def __init__(self, patience: int = 50, min_delta: float = 0.01, min_iters: int = 100,
+                 smoothing: float = 0.9) -> None:
+        if int(patience) < 1:
+            raise ValueError(f"patience must be >= 1 step, got {patience}")
+        if not 0.0 <= float(min_delta) < 1.0:
+            raise ValueError(f"min_delta is a relative improvement in [0, 1), got {min_delta}")
+        if not 0.0 <= float(smoothing) < 1.0:
+            raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+        self.patience, self.min_delta = int(patience), float(min_delta)
+        self.min_iters, self.smoothing = int(min_iters), float(smoothing)
+        self.ema: Optional[float] = None
+        self.reference: Optional[float] = None
+        self.stopped_iter: Optional[int] = None
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if not outputs or "loss" not in outputs:
+            return
+        loss = float(outputs["loss"].detach())
+        self.ema = loss if self.ema is None else self.smoothing * self.ema + (1.0 - self.smoothing) * loss
+        step = runner.iter + 1
+        if step % self.patience:
+            return
+        if self.reference is not None and step >= self.min_iters \
+                and self.ema > self.reference * (1.0 - self.min_delta):
+            runner.train_loop.stop_training = True
+            self.stopped_iter = step
+        self.reference = self.ema
+
+
+@HOOKS.register_module()
 class TqdmProgressHook(Hook):
     """A tqdm progress bar over training iterations with the current loss (``desc`` as its label)."""
 
@@ -238,13 +287,15 @@ def _release_runner(runner) -> None:
 def train_with_runner(model_cfg: dict, train_dataset: dict, *, max_iters: int, batch_size: int,
                       lr: float, weight_decay: float, seed: int, device: str = "cpu", progress: bool = False,
                       desc: str = "train", work_dir: Optional[str] = None,
-                      extra_hooks: Sequence[dict] = ()) -> torch.nn.Module:
-    """Train ``model_cfg`` on ``train_dataset`` with an mmengine Runner built in-process; return the model.
+                      extra_hooks: Sequence[dict] = (), calibrate: bool = True,
+                      early_stop: Optional[dict] = None) -> Tuple[torch.nn.Module, int]:
+    """Train ``model_cfg`` on ``train_dataset`` with an mmengine Runner built in-process.
 
     Iteration-based (``IterBasedTrainLoop``, infinite shuffled sampler), AdamW with a cosine schedule and
     gradient clipping, quiet logging (errors only), no checkpoints, a temporary work dir removed after
     training (unless ``work_dir`` is given), the imixer ``SolverStatsHook`` and
-    :class:`AnomalyCalibrationHook`; :class:`TqdmProgressHook` when ``progress``.
+    :class:`AnomalyCalibrationHook` (unless ``calibrate=False``: the caller calibrates);
+    :class:`LossPlateauHook` with ``early_stop``; :class:`TqdmProgressHook` when ``progress``.
 
     Args:
         model_cfg: a ``MODELS`` config (``dict(type='MaskedTokenIMixer', ...)``).
@@ -259,6 +310,12 @@ def train_with_runner(model_cfg: dict, train_dataset: dict, *, max_iters: int, b
         desc: the bar's label.
         work_dir: keep logs there (default: a temporary directory, deleted).
         extra_hooks: more custom hooks.
+        calibrate: add :class:`AnomalyCalibrationHook` (set the model's error scale after training).
+        early_stop: :class:`LossPlateauHook` arguments (``dict(patience=..., min_delta=...)``): stop
+            when the smoothed training loss stops improving; ``None`` runs all ``max_iters`` steps.
+
+    Returns:
+        the trained model (eval mode) and the number of optimisation steps run.
     """
     from mmengine.runner import Runner
 
@@ -273,7 +330,11 @@ def train_with_runner(model_cfg: dict, train_dataset: dict, *, max_iters: int, b
     schedule = [dict(type="LinearLR", start_factor=0.01, by_epoch=False, begin=0, end=warmup)]
     if max_iters > warmup:
         schedule.append(dict(type="CosineAnnealingLR", by_epoch=False, begin=warmup, end=max_iters, eta_min=lr * 0.01))
-    hooks = [dict(type="SolverStatsHook"), dict(type="AnomalyCalibrationHook")]
+    hooks = [dict(type="SolverStatsHook")]
+    if calibrate:
+        hooks.append(dict(type="AnomalyCalibrationHook"))
+    if early_stop is not None:
+        hooks.append(dict(type="LossPlateauHook", **early_stop))
     if progress:
         hooks.append(dict(type="TqdmProgressHook", desc=desc))
     cfg = dict(
@@ -304,7 +365,7 @@ def train_with_runner(model_cfg: dict, train_dataset: dict, *, max_iters: int, b
             runner.train()
         model = unwrap_model(runner.model)
         model.eval()
-        return model
+        return model, int(runner.iter)
     finally:
         if runner is not None:
             _release_runner(runner)

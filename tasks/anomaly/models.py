@@ -226,13 +226,20 @@ class MaskedTokenIMixer(BaseModel):
         return (self.token_errors(inputs) / self.error_scale).mean(1)
 
     @torch.no_grad()
-    def calibrate(self, batches) -> None:
-        """Set ``error_scale`` to the per-token median error over ``batches`` of training inputs."""
+    def calibrate(self, batches) -> torch.Tensor:
+        """Set ``error_scale`` to the per-token median error over ``batches`` of training inputs.
+
+        Returns:
+            the anomaly scores of those inputs under the new scale, ``(N,)`` (a detector's threshold
+            comes from them without a second pass).
+        """
         errs = [self.token_errors(b.to(self.error_scale.device)) for b in batches]
         if not errs:
             raise ValueError("calibrate() got no batches")
-        med = torch.cat(errs).median(0).values
+        errs = torch.cat(errs)
+        med = errs.median(0).values
         self.error_scale.copy_(med.clamp_min(1e-6 * float(med.mean()) + 1e-12))
+        return (errs / self.error_scale).mean(1)
 
     # -- mmengine modes -------------------------------------------------------------------------------
     def forward(self, inputs: torch.Tensor, labels: Optional[torch.Tensor] = None, mode: str = "tensor",

@@ -154,8 +154,17 @@ def test_quick_and_data_options(tmp_path, load_tool):
     assert suite.seeds == [0, 1] and suite.device == "cpu" and suite.out_dir.endswith("_quick")
     assert suite.detectors["imixer"]["max_iters"] == 100 and "max_iters" not in suite.detectors["iforest"]
     full = mod.build_suite(mod.parse_args(["configs/anomaly/suite_odds.py"]))
-    assert len(full.datasets) == 7 and len(full.seeds) >= 5 and len(full.detectors) == 6
-    assert full.test_size == 0.4 and full.standardize
+    assert len(full.datasets) == 15 and len(full.seeds) >= 5 and len(full.detectors) == 6
+    assert full.test_size == 0.4 and full.standardize and full.selection is None
+    sel = mod.build_suite(mod.parse_args(["configs/anomaly/select_tabular.py"]))
+    assert sel.datasets == full.datasets and set(sel.selection["candidates"]) < set(sel.detectors)
+    assert all(sel.detectors[c]["type"] == "IMixerTabularDetector" for c in sel.selection["candidates"])
+    sel.validate()
+    assert mod.build_suite(mod.parse_args(["configs/anomaly/select_tabular.py", "--detectors", "iforest",
+                                           "knn"])).selection is None  # candidates filtered out: no LODO table
+    sel.selection = dict(candidates=["imixer_t16_r2_i150", "nope"])
+    with pytest.raises(ValueError, match="unknown"):
+        sel.validate()
 
 
 def test_slow_cell_times_out_and_the_suite_goes_on(tmp_path):
