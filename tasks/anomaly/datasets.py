@@ -1,9 +1,9 @@
 """Anomaly-detection datasets: the ODDS tabular benchmarks, image one-vs-rest sets and user files.
 
 Every loader returns an :class:`AnomalyData` (``X`` float64 ``(n, d)``, ``y`` int ``(n,)`` with
-1 = outlier, 0 = inlier). The ODDS sets (Rayana, *ODDS Library*, Stony Brook University, 2016) are
-rebuilt from packages the registries carry (see ``../shared/DATA.md``) and checked against the sizes
-ODDS publishes; a mismatch raises :class:`DatasetSizeError` instead of silently benchmarking
+1 = outlier, 0 = inlier). The ODDS sets (Rayana, *ODDS Library*, Stony Brook University, 2016) and
+three ADBench classics (Han et al., NeurIPS 2022) are rebuilt from packages the registries carry (see
+``../shared/DATA.md``) and checked against the published sizes; a mismatch raises :class:`DatasetSizeError` instead of silently benchmarking
 something else.
 
 ==========  ======  ========  ====  =====================================================================
@@ -88,7 +88,7 @@ ODDS_SIZES: Dict[str, Tuple[int, int, int]] = {
     "wdbc": (367, 10, 30),
 }
 ODDS_NAMES: Tuple[str, ...] = tuple(ODDS_SIZES)
-#: ODDS sets rebuilt from downloaded packages (the other two are built from scikit-learn on the fly)
+#: sets rebuilt from downloaded packages (wbc, wine and wdbc are built from scikit-learn on the fly)
 FETCHED = ("cardio", "shuttle", "satellite", "ionosphere", "pima", "breastw", "arrhythmia", "lympho", "glass",
            "satimage-2", "landsat", "spambase")
 #: sets built from the same source records (left out together by leave-one-dataset-out selection)
