@@ -192,6 +192,23 @@ class CellTimeout(Exception):
     """A cell ran past ``cell_time_limit``."""
 
 
+def _import_before_timing() -> None:
+    """Import what a neural cell and the report import lazily, before any timer is armed.
+
+    A time-out that lands inside a first-time import leaves that package half-initialised in
+    ``sys.modules`` (seen with matplotlib, imported by mmengine's Visualizer during the first Runner
+    build: the suite's plot then failed with ``module 'matplotlib' has no attribute 'artist'``).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import mmengine.runner  # noqa: F401
+    import mmengine.visualization  # noqa: F401
+
+    import tasks.common  # noqa: F401
+
+
 @contextlib.contextmanager
 def _time_limit(seconds: Optional[float]):
     """Raise :class:`CellTimeout` in this (main) thread after ``seconds`` of wall time (``None``: no limit).
@@ -204,6 +221,7 @@ def _time_limit(seconds: Optional[float]):
         return
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError("cell_time_limit works in the main thread only (it uses SIGALRM)")
+    _import_before_timing()
 
     def expire(signum, frame):
         raise CellTimeout(f"exceeded cell_time_limit={seconds:g} s (fit + scoring)")
