@@ -92,8 +92,9 @@ def build_suite(args) -> SuiteConfig:
         if d.get("type") not in known:
             raise SystemExit(f"detector {name!r}: unknown type {d.get('type')!r}; registered detectors: {sorted(known)}")
     selection = cfg.get("selection", None)
-    if selection is not None and args.detectors and not set(selection.get("candidates", [])) <= set(detectors):
-        print("[suite] --detectors leaves out selection candidates: no leave-one-dataset-out table")
+    if selection is not None and args.detectors and \
+            not set(selection.get("candidates", [])) | set(selection.get("compare", [])) <= set(detectors):
+        print("[suite] --detectors leaves out detectors of `selection`: no leave-one-dataset-out table")
         selection = None
     return SuiteConfig(datasets=datasets, detectors=detectors, seeds=args.seeds or seeds, selection=selection,
                        test_size=cfg.get("test_size", 0.4), standardize=cfg.get("standardize", True),

@@ -29,7 +29,8 @@ Suite config (an mmengine ``Config`` file)::
 of the suite (settings of one detector). For every dataset, the candidate with the best mean ROC-AUC
 over the *other* datasets is picked and its result on the held-out dataset reported
 (leave-one-dataset-out; datasets built from the same source records, :data:`SOURCE_GROUPS`, are left out
-together). ``summary.md`` then ranks that held-out column against the other detectors, and names the
+together). ``summary.md`` then ranks that held-out column against the other detectors (``compare``,
+default: every non-candidate), and names the
 candidate that is best over all datasets: the one to make the default, whose expected result on unseen
 data is the held-out column.
 """
@@ -93,14 +94,17 @@ class SuiteConfig:
                 raise ValueError(f"detector {name!r} needs a config dict with a 'type', got {cfg!r}")
         if self.selection is not None:
             sel = self.selection
-            unknown = set(sel) - {"candidates", "name", "groups"}
+            unknown = set(sel) - {"candidates", "name", "groups", "compare"}
             if unknown:
-                raise ValueError(f"selection has unknown keys {sorted(unknown)}; use candidates, name, groups")
+                raise ValueError(f"selection has unknown keys {sorted(unknown)}; use candidates, name, groups, compare")
             cands = list(sel.get("candidates", []))
             missing = [c for c in cands if c not in self.detectors]
             if len(cands) < 2 or missing:
                 raise ValueError(f"selection.candidates must name >= 2 detectors of the suite; "
                                  f"{'unknown: ' + str(missing) if missing else 'got ' + str(cands)}")
+            missing = [c for c in sel.get("compare", []) if c not in self.detectors or c in cands]
+            if missing:
+                raise ValueError(f"selection.compare names {missing}, which are not non-candidate detectors of the suite")
 
 
 def build_detector(cfg: dict, seed: int, device: str):
@@ -193,11 +197,13 @@ class CellTimeout(Exception):
 
 
 def _import_before_timing() -> None:
-    """Import what a neural cell and the report import lazily, before any timer is armed.
+    """Import what a neural cell and the report import lazily, before the first cell is timed.
 
-    A time-out that lands inside a first-time import leaves that package half-initialised in
-    ``sys.modules`` (seen with matplotlib, imported by mmengine's Visualizer during the first Runner
-    build: the suite's plot then failed with ``module 'matplotlib' has no attribute 'artist'``).
+    So the first cell's ``fit_s`` does not include one-off import time (about 2 s for the first Runner),
+    and no ``cell_time_limit`` alarm lands inside a first-time import, which leaves that package
+    half-initialised in ``sys.modules`` (seen with matplotlib, imported by mmengine's Visualizer during
+    the first Runner build: the suite's plot then failed with ``module 'matplotlib' has no attribute
+    'artist'``).
     """
     import matplotlib
 
@@ -300,6 +306,8 @@ def run_suite(cfg: SuiteConfig, max_cells: Optional[int] = None, progress: bool 
     total = len(cfg.datasets) * len(cfg.detectors) * len(cfg.seeds)
     if total - len(cells):
         log(f"[suite] resuming: {total - len(cells)} of {total} cells already in {csv_path}")
+    if cells:
+        _import_before_timing()
     bar = tqdm(total=total, initial=total - len(cells), desc="anomaly suite", disable=not progress,
                dynamic_ncols=True)
     computed = 0
@@ -408,7 +416,7 @@ def _selection_md(means: Dict[str, Dict[str, float]], datasets: Sequence[str], d
            f"**{overall}**.\n",
            "| dataset | chosen on the others | held-out ROC-AUC (%) |", "|---|---|---:|"]
     out += [f"| {ds} | {chosen[ds][0]} | {100 * chosen[ds][1]:.1f} |" for ds in complete]
-    others = [d for d in detectors if d not in cands]
+    others = list(selection.get("compare", [d for d in detectors if d not in cands]))
     table = {name: {ds: chosen[ds][1] for ds in complete}, **{d: means[d] for d in others}}
     ranks = average_ranks(table, complete, list(table))
     out += ["", f"Held-out column against the other detectors ({len(complete)} datasets):\n",

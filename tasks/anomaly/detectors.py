@@ -55,13 +55,15 @@ class IMixerTabularDetector(_RunnerDetector):
     otherwise consecutive columns are grouped, ``g = ceil(d / max_tokens)`` per token (the last token
     zero-padded), so with 32 a 784-pixel row is 32 tokens of 25 values instead of 784 tokens. Each token has its
     own value embedding plus a token-identity embedding; :class:`backbones.IMixerSequence` mixes them.
-    Training (unlabelled, on the possibly contaminated ``X``) hides every token with probability
-    ``r ~ U(0, 1)`` (drawn per row) and regresses the hidden values from the visible ones. The score
-    (``mask_mode='any_order'``) follows ``score_repeats`` fixed random token orders cut into
-    ``ceil(1 / mask_ratio)`` chunks, predicts each chunk from the chunks before it, divides each token's
-    squared error by its median training error and averages over tokens: an order-agnostic
-    autoregressive negative log-likelihood (see :mod:`tasks.anomaly.models` for the maths and why this
-    objective). ``mask_mode='partition'`` predicts each group of tokens from all the others instead.
+    Training (unlabelled, on the possibly contaminated ``X``) hides tokens at random and regresses the
+    hidden values from the visible ones. The default score (``mask_mode='partition'``) splits the tokens
+    ``score_repeats`` times at random into ``ceil(1 / mask_ratio)`` groups and predicts each group from
+    all the others (training hides each token with probability ``mask_ratio``); ``'any_order'`` follows
+    random token orders cut into chunks and predicts each chunk from the chunks before it, an
+    order-agnostic autoregressive likelihood (training hides with a rate ``r ~ U(0, 1)`` drawn per row;
+    see :mod:`tasks.anomaly.models`). Each token's squared error is divided by its median training error
+    and the errors are averaged over tokens. ``partition`` was chosen over ``any_order`` by
+    leave-one-dataset-out selection on 15 sets (``configs/anomaly/select_tabular.py``).
 
     Inputs are standardised internally with the training mean / std (so unscaled data works).
 
@@ -114,9 +116,9 @@ class IMixerTabularDetector(_RunnerDetector):
     min_samples = 8
 
     def __init__(self, token_mixer: TokenMixerSpec = "implicit", embed_dim: int = 32, num_blocks: int = 2,
-                 max_tokens: Optional[int] = 32, mask_ratio: float = 0.25, score_repeats: int = 4,
-                 mask_mode: str = "any_order", trim_ratio: float = 0.1, implicit: Optional[dict] = None,
-                 epochs: float = 20.0, min_iters: int = 100, max_iters: int = 300,
+                 max_tokens: Optional[int] = 32, mask_ratio: float = 0.25, score_repeats: int = 2,
+                 mask_mode: str = "partition", trim_ratio: float = 0.1, implicit: Optional[dict] = None,
+                 epochs: float = 20.0, min_iters: int = 100, max_iters: int = 150,
                  n_iter_no_change: Optional[int] = None, tol: float = 0.01, batch_size: int = 128,
                  lr: float = 2e-3, weight_decay: float = 1e-4, max_train_samples: Optional[int] = 10000,
                  calibration_samples: int = 2000, device: str = "auto", random_state: Optional[int] = None,
@@ -167,7 +169,7 @@ class IMixerTabularDetector(_RunnerDetector):
         self.scale_ = np.where(std > 0, std, 1.0)
         self.token_layout_ = self.token_layout(X.shape[1])
         L, g = self.token_layout_
-        T = self._tokens((X - self.mean_) / self.scale_)
+        T = self._tokens(self._transform(X))
         train = T
         if self.max_train_samples is not None and len(T) > self.max_train_samples:
             train = T[np.random.RandomState(seed).choice(len(T), int(self.max_train_samples), replace=False)]
@@ -192,8 +194,11 @@ class IMixerTabularDetector(_RunnerDetector):
     def _threshold_scores(self, X: np.ndarray) -> np.ndarray:
         return self.calibration_scores_
 
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.mean_) / self.scale_
+
     def _score(self, X: np.ndarray) -> np.ndarray:
-        return self._batched(self.model_.anomaly_score, self._tokens((X - self.mean_) / self.scale_))
+        return self._batched(self.model_.anomaly_score, self._tokens(self._transform(X)))
 
 
 def _square_shape(n_features: int) -> Tuple[int, int, int]:

@@ -162,8 +162,12 @@ def test_quick_and_data_options(tmp_path, load_tool):
     sel.validate()
     assert mod.build_suite(mod.parse_args(["configs/anomaly/select_tabular.py", "--detectors", "iforest",
                                            "knn"])).selection is None  # candidates filtered out: no LODO table
+    assert set(sel.selection["compare"]) == set(full.detectors) - {"imixer"}  # the suite's other detectors
     sel.selection = dict(candidates=["imixer_t16_r2_i150", "nope"])
     with pytest.raises(ValueError, match="unknown"):
+        sel.validate()
+    sel.selection = dict(candidates=["imixer_t16_r2_i150", "imixer_t32_r2_i150"], compare=["imixer_t32_r2_i150"])
+    with pytest.raises(ValueError, match="non-candidate"):
         sel.validate()
 
 
