@@ -163,6 +163,9 @@ def test_quick_and_data_options(tmp_path, load_tool):
     assert mod.build_suite(mod.parse_args(["configs/anomaly/select_tabular.py", "--detectors", "iforest",
                                            "knn"])).selection is None  # candidates filtered out: no LODO table
     assert set(sel.selection["compare"]) == set(full.detectors) - {"imixer"}  # the suite's other detectors
+    image = mod.build_suite(mod.parse_args(["configs/anomaly/select_image.py"]))
+    image.validate()
+    assert len(image.datasets) == 10 and image.selection["groups"] == [] and not image.standardize
     sel.selection = dict(candidates=["imixer_t16_r2_i150", "nope"])
     with pytest.raises(ValueError, match="unknown"):
         sel.validate()
