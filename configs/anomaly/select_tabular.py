@@ -2,7 +2,7 @@
 # Every setting of _grid runs the whole suite (15 sets, seeds 0-2). The candidates are the settings whose
 # 5,000 x 100 cell fits + scores within 10 s on 2 CPU cores (this file's detectors with --only-data --data
 # on a 5,000 x 100 array, mean of 3 seeds, docs/anomaly.md: t16_r2_i150 5.5 s, t32_r2_i150 7.3 s,
-# trim20 8.8 s, partition 8.7 s, partition_trim20 the same passes; t16_r4_i300 15.2 s and t32_r4_i300
+# trim20 8.8 s, partition 8.7 s, partition_trim20 9.8 s; t16_r4_i300 15.2 s and t32_r4_i300
 # 14.1 s are run and tabulated but cannot be chosen). The last three were added after a first run of the
 # other four. summary.md's
 # "leave-one-dataset-out" table picks, for each set, the candidate with the best mean ROC-AUC on the
