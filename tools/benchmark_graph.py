@@ -338,5 +338,6 @@ def write_results(results: list, cmd: str, out_json: Path, md: str, md_path=None
         Path(md_path).write_text(md + "\n")
     return 1 if any("error" in r for r in results) else 0
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -223,5 +223,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     return write_results(results, cmd, Path(args.json or work / "results.json"),
                          to_markdown(summarise(results, args.level), args.level, cmd, args.machine), args.md)
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -41,6 +41,7 @@ import hashlib
 import json
 import math
 import contextlib
+import functools
 import os
 import signal
 import threading
@@ -196,6 +197,7 @@ class CellTimeout(Exception):
     """A cell ran past ``cell_time_limit``."""
 
 
+@functools.lru_cache(maxsize=None)  # once per process
 def _import_before_timing() -> None:
     """Import what a neural cell and the report import lazily, before the first cell is timed.
 

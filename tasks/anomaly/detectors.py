@@ -39,11 +39,15 @@ class _RunnerDetector(BaseDetector):
         """The validated token-mixer spec (``token_mixer`` with the legacy ``implicit`` options merged)."""
         return resolve_token_mixer(self.token_mixer, **(self.implicit or {}))
 
+    def _tensor_batches(self, X: np.ndarray, batch_size: int = 1024):
+        """``X`` in float32 batches on the model's device."""
+        dev = next(self.model_.parameters()).device
+        return (torch.as_tensor(X[i:i + batch_size], dtype=torch.float32, device=dev)
+                for i in range(0, len(X), batch_size))
+
     @torch.no_grad()
     def _batched(self, fn, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        dev = next(self.model_.parameters()).device
-        out = [fn(torch.as_tensor(X[i:i + batch_size], dtype=torch.float32, device=dev)).float().cpu()
-               for i in range(0, len(X), batch_size)]
+        out = [fn(b).float().cpu() for b in self._tensor_batches(X, batch_size)]
         return torch.cat(out).numpy().astype(np.float64)
 
 
@@ -184,12 +188,10 @@ class IMixerTabularDetector(_RunnerDetector):
             model_cfg, dict(type="ArrayDataset", X=train.reshape(len(train), -1), token_shape=(L, g)),
             max_iters=planned, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, seed=seed,
             device=self._device(), progress=self.verbose, desc=f"{type(self).__name__}({token_mixer['type']})",
-            calibrate=False, early_stop=early_stop)
+            early_stop=early_stop)
         rows = np.unique(np.linspace(0, len(T) - 1, min(len(T), int(self.calibration_samples))).astype(int))
-        dev = next(self.model_.parameters()).device
-        batches = [torch.as_tensor(T[rows[i:i + 1024]], dtype=torch.float32, device=dev)
-                   for i in range(0, len(rows), 1024)]
-        self.calibration_scores_ = self.model_.calibrate(batches).cpu().numpy().astype(np.float64)
+        scores = self.model_.calibrate(self._tensor_batches(T[rows]))
+        self.calibration_scores_ = scores.cpu().numpy().astype(np.float64)
 
     def _threshold_scores(self, X: np.ndarray) -> np.ndarray:
         return self.calibration_scores_
@@ -309,8 +311,7 @@ class IMixerImageDetector(_RunnerDetector):
             self.model_, self.n_iter_ = train_with_runner(
                 model_cfg, dict(type="ArrayDataset", X=T.reshape(len(T), -1), token_shape=T.shape[1:]),
                 max_iters=self.n_iter_, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
-                seed=seed, device=self._device(), progress=self.verbose, desc=f"{type(self).__name__}",
-                calibrate=False)
+                seed=seed, device=self._device(), progress=self.verbose, desc=f"{type(self).__name__}")
         feats = self._features(X)
         k = int(self.n_neighbors)
         self.knn_ = NearestNeighbors(n_neighbors=k + 1).fit(feats)

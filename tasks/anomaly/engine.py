@@ -287,15 +287,14 @@ def _release_runner(runner) -> None:
 def train_with_runner(model_cfg: dict, train_dataset: dict, *, max_iters: int, batch_size: int,
                       lr: float, weight_decay: float, seed: int, device: str = "cpu", progress: bool = False,
                       desc: str = "train", work_dir: Optional[str] = None,
-                      extra_hooks: Sequence[dict] = (), calibrate: bool = True,
-                      early_stop: Optional[dict] = None) -> Tuple[torch.nn.Module, int]:
+                      extra_hooks: Sequence[dict] = (), early_stop: Optional[dict] = None) -> Tuple[torch.nn.Module, int]:
     """Train ``model_cfg`` on ``train_dataset`` with an mmengine Runner built in-process.
 
     Iteration-based (``IterBasedTrainLoop``, infinite shuffled sampler), AdamW with a cosine schedule and
     gradient clipping, quiet logging (errors only), no checkpoints, a temporary work dir removed after
-    training (unless ``work_dir`` is given), the imixer ``SolverStatsHook`` and
-    :class:`AnomalyCalibrationHook` (unless ``calibrate=False``: the caller calibrates);
-    :class:`LossPlateauHook` with ``early_stop``; :class:`TqdmProgressHook` when ``progress``.
+    training (unless ``work_dir`` is given), the imixer ``SolverStatsHook``, :class:`LossPlateauHook`
+    with ``early_stop`` and :class:`TqdmProgressHook` when ``progress``. The caller calibrates the
+    returned model (``tools/train.py`` configs use :class:`AnomalyCalibrationHook` instead).
 
     Args:
         model_cfg: a ``MODELS`` config (``dict(type='MaskedTokenIMixer', ...)``).
@@ -310,7 +309,6 @@ def train_with_runner(model_cfg: dict, train_dataset: dict, *, max_iters: int, b
         desc: the bar's label.
         work_dir: keep logs there (default: a temporary directory, deleted).
         extra_hooks: more custom hooks.
-        calibrate: add :class:`AnomalyCalibrationHook` (set the model's error scale after training).
         early_stop: :class:`LossPlateauHook` arguments (``dict(patience=..., min_delta=...)``): stop
             when the smoothed training loss stops improving; ``None`` runs all ``max_iters`` steps.
 
@@ -331,8 +329,6 @@ def train_with_runner(model_cfg: dict, train_dataset: dict, *, max_iters: int, b
     if max_iters > warmup:
         schedule.append(dict(type="CosineAnnealingLR", by_epoch=False, begin=warmup, end=max_iters, eta_min=lr * 0.01))
     hooks = [dict(type="SolverStatsHook")]
-    if calibrate:
-        hooks.append(dict(type="AnomalyCalibrationHook"))
     if early_stop is not None:
         hooks.append(dict(type="LossPlateauHook", **early_stop))
     if progress:
