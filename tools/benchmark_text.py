@@ -30,6 +30,8 @@ import _bootstrap  # noqa: F401
 import numpy as np
 from mmengine.config import Config, DictAction
 
+from tasks.text.datasets import BUILTIN_SOURCES
+
 CONFIGS = {"iMixer": "configs/text/imixer_bbc-news.py", "MLP-Mixer (twin)": "configs/text/mlpmixer_bbc-news.py"}
 SPLITS = ("train", "val", "test")
 
@@ -126,7 +128,9 @@ def summarise(rows: list) -> str:
 def data_settings(args, config: str) -> dict:
     """The top-level config settings (``tasks.text.resolve_text_config``) the data options give."""
     options = {}
-    if args.data is not None:
+    if args.data in BUILTIN_SOURCES:
+        options["source"] = args.data
+    elif args.data is not None:
         if not osp.exists(args.data):
             raise SystemExit(f"--data {args.data} does not exist; give a CSV file (text, label columns), a folder with "
                              "train/val/test.csv, or a folder of <class>/*.txt")
@@ -150,8 +154,8 @@ def write_rows(path, rows) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", metavar="PATH", default=None,
-                        help="your data: a CSV file, a folder with train/val/test.csv, or a folder of <class>/*.txt "
-                             "(default: BBC News)")
+                        help="your data: a CSV file, a folder with train/val/test.csv, or a folder of <class>/*.txt; "
+                             f"or a built-in set ({', '.join(BUILTIN_SOURCES)}; default: bbc_news)")
     parser.add_argument("--encoding", default=None, help="the data files' encoding (default utf-8)")
     parser.add_argument("--text-column", dest="text_column", default=None, help="CSV text column (default 'text')")
     parser.add_argument("--label-column", dest="label_column", default=None, help="CSV label column (default 'label')")
@@ -173,10 +177,10 @@ def main() -> int:
     if unknown:
         raise SystemExit(f"unknown --methods {sorted(unknown)}; choose from tfidf {' '.join(map(repr, CONFIGS))}")
 
-    if args.data is None:
-        from tasks.text import prepare_bbc_news
+    if args.data is None or args.data in BUILTIN_SOURCES:
+        from tasks.common.fetch import prepare
 
-        prepare_bbc_news()
+        prepare(args.data or "bbc_news")
     configs = {name: path.replace(".py", "_bert-vocab.py") if args.vocab == "bert_uncased" else path
                for name, path in CONFIGS.items()}
     data_options = data_settings(args, configs["iMixer"])

