@@ -46,9 +46,6 @@ class IMixerConfig(PretrainedConfig):
         max_position_embeddings: the fixed token count ``L`` of the token mixers (and of the learned
             position embeddings). Inputs may be shorter (padded and masked), never longer.
         hidden_size: token width ``C``.
-        bigram_buckets: hashed bigram embeddings (fastText's n-gram features): each token's input
-            also gets the embedding of the hashed pair (this token, the next one), from a table of this
-            many rows; 0: off. Needs ``input_ids`` (not ``inputs_embeds``).
         embedding_size: width ``E`` of the word embeddings; ``None``: ``hidden_size``. Another width
             adds a linear projection ``E -> C`` after the lookup (ALBERT's factorised embeddings), e.g.
             384 to start from MiniLM's word-piece table (``HFTextClassifier(word_embeddings=...)``).
@@ -80,7 +77,6 @@ class IMixerConfig(PretrainedConfig):
     max_position_embeddings: int = 256
     hidden_size: int = 128
     embedding_size: Optional[int] = None
-    bigram_buckets: int = 0
     num_hidden_layers: int = 2
     mlp_ratio: Any = (0.5, 4.0)
     token_mixer: Any = "implicit"
@@ -102,8 +98,6 @@ class IMixerConfig(PretrainedConfig):
         for name in ("vocab_size", "max_position_embeddings", "hidden_size", "num_hidden_layers", "embedding_size"):
             if getattr(self, name) is not None and int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if int(self.bigram_buckets) < 0:
-            raise ValueError(f"bigram_buckets must be >= 0 (0: off), got {self.bigram_buckets}")
         if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
             raise ValueError(f"pad_token_id={self.pad_token_id} is outside the vocabulary [0, {self.vocab_size})")
         super().__post_init__(**kwargs)

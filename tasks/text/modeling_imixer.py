@@ -53,35 +53,18 @@ class IMixerEmbeddings(nn.Module):
         width = config.embedding_size or config.hidden_size
         self.word_embeddings = nn.Embedding(config.vocab_size, width, padding_idx=config.pad_token_id)
         self.projection = nn.Linear(width, config.hidden_size) if width != config.hidden_size else None
-        buckets = int(config.bigram_buckets)
-        self.bigram_embeddings = nn.Embedding(buckets, width) if buckets else None
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, input_ids: Optional[torch.Tensor] = None, inputs_embeds: Optional[torch.Tensor] = None,
-                attention_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, input_ids: Optional[torch.Tensor] = None,
+                inputs_embeds: Optional[torch.Tensor] = None) -> torch.Tensor:
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)
-            if self.bigram_embeddings is not None:
-                inputs_embeds = inputs_embeds + self.bigram_embeddings(self.bigram_ids(input_ids, attention_mask))
-        elif self.bigram_embeddings is not None:
-            raise ValueError("this model adds hashed bigram embeddings (config.bigram_buckets > 0), which need "
-                             "input_ids; pass input_ids instead of inputs_embeds")
         if self.projection is not None:
             inputs_embeds = self.projection(inputs_embeds)
         length = inputs_embeds.shape[1]
         positions = torch.arange(length, device=inputs_embeds.device)
         return self.dropout(inputs_embeds + self.position_embeddings(positions).unsqueeze(0))
-
-
-    def bigram_ids(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """The bucket of each (token, next token) pair. The last token, and a token followed by padding
-        (``attention_mask`` 0), pair with an end marker, so padding never changes a bucket."""
-        following = torch.cat([input_ids[:, 1:], input_ids.new_full((input_ids.shape[0], 1), -1)], dim=1)
-        if attention_mask is not None:
-            following = following.masked_fill(
-                torch.cat([attention_mask[:, 1:], attention_mask.new_zeros(input_ids.shape[0], 1)], dim=1) == 0, -1)
-        return (input_ids * 1_000_003 + following + 1) % self.bigram_embeddings.num_embeddings
 
 
 class IMixerPreTrainedModel(PreTrainedModel):
@@ -201,7 +184,7 @@ class IMixerModel(IMixerPreTrainedModel):
                                 else self.config.output_hidden_states)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         b, length = self._check_inputs(input_ids, inputs_embeds, attention_mask)
-        x = self.embeddings(input_ids=input_ids, inputs_embeds=inputs_embeds, attention_mask=attention_mask)
+        x = self.embeddings(input_ids=input_ids, inputs_embeds=inputs_embeds)
         mask = attention_mask.to(x.dtype) if attention_mask is not None else x.new_ones(b, length)
         hidden: List[torch.Tensor] = []
         handles = []

@@ -103,8 +103,7 @@ def test_save_load_round_trip(tmp_path, token_mixer):
     assert torch.equal(enc(ids, attention_mask=mask).pooler_output, pooled)
 
 
-@pytest.mark.parametrize("token_mixer, extra", [("implicit", {}), ("mlp", {}),
-                                                ("implicit", dict(bigram_buckets=97, embedding_size=8))])
+@pytest.mark.parametrize("token_mixer, extra", [("implicit", {}), ("mlp", {}), ("implicit", dict(embedding_size=8))])
 def test_padding_never_changes_a_prediction(token_mixer, extra):
     model = randomise_head(IMixerForSequenceClassification(tiny_config(token_mixer, **extra))).eval()
     text = torch.randint(1, 50, (7,))
@@ -155,30 +154,17 @@ def test_bad_inputs_give_clear_errors():
         model(torch.tensor([[1, 2, 3]]), labels=torch.tensor([3]))
 
 
-def test_factorised_embeddings_and_hashed_bigrams():
-    model = randomise_head(IMixerForSequenceClassification(tiny_config(embedding_size=8, bigram_buckets=97))).eval()
+def test_factorised_embeddings():
+    model = randomise_head(IMixerForSequenceClassification(tiny_config(embedding_size=8))).eval()
     emb = model.imixer.embeddings
-    assert emb.word_embeddings.weight.shape == (50, 8) and emb.bigram_embeddings.weight.shape == (97, 8)
+    assert emb.word_embeddings.weight.shape == (50, 8)
     assert (emb.projection.in_features, emb.projection.out_features) == (8, 16)
-    ids = torch.tensor([[5, 7, 5, 7, 9], [7, 5, 9, 9, 9]])
-    buckets = emb.bigram_ids(ids)
-    assert buckets.min() >= 0 and buckets.max() < 97
-    assert buckets[0, 0] == buckets[0, 2]  # the pair (5, 7) twice
-    assert buckets[0, 0] != buckets[1, 0]  # (5, 7) and (7, 5) are different pairs
-    # the row of the pair (5, 7) reaches the text holding it, and only that text
-    before = model(ids).logits
-    with torch.no_grad():
-        emb.bigram_embeddings.weight[buckets[0, 0]] += 1.0
-    after = model(ids).logits
-    assert not torch.allclose(before[0], after[0]) and torch.allclose(before[1], after[1])
-    model.train()
-    model(ids, labels=torch.tensor([0, 1])).loss.backward()
-    assert emb.bigram_embeddings.weight.grad.abs().sum() > 0
-    with pytest.raises(ValueError, match="need input_ids"):
-        model(inputs_embeds=torch.zeros(1, 4, 8))
-    plain = IMixerForSequenceClassification(tiny_config(embedding_size=8)).eval()
-    assert plain(inputs_embeds=torch.zeros(1, 4, 8)).logits.shape == (1, 3)
+    assert IMixerForSequenceClassification(tiny_config()).imixer.embeddings.projection is None
+    words = torch.randn(2, 4, 8)
+    ids = torch.randint(1, 50, (2, 4))
+    torch.testing.assert_close(model(inputs_embeds=emb.word_embeddings(ids)).logits, model(ids).logits)
+    assert model(inputs_embeds=words).logits.shape == (2, 3)
     with pytest.raises(ValueError, match=r"\(batch, length, 8\)"):
-        plain(inputs_embeds=torch.zeros(1, 4, 16))
-    with pytest.raises(ValueError, match="bigram_buckets"):
-        tiny_config(bigram_buckets=-1)
+        model(inputs_embeds=torch.zeros(1, 4, 16))
+    with pytest.raises(ValueError, match="embedding_size must be >= 1"):
+        tiny_config(embedding_size=0)
