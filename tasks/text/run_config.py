@@ -109,8 +109,22 @@ def resolve_text_config(cfg):
     model = cfg.get("model") or {}
     hf_config = model.get("hf_config") if model.get("pretrained") is None else None
     _spread(cfg, datasets, hf_config)
+    _check_embeddings(model, datasets)
     _check_labels(datasets, hf_config)
     return cfg
+
+
+def _check_embeddings(model: dict, datasets: List[Tuple[str, dict]]) -> None:
+    """Pretrained word embeddings are rows of one vocabulary: the data must be tokenised with it."""
+    source = (model.get("word_embeddings") or {}).get("source")
+    if source is None:
+        return
+    for loader, ds in datasets:
+        tokenizer = ds.get("tokenizer")
+        if str(tokenizer) != str(source):
+            raise ValueError(f"model.word_embeddings.source={source!r} holds one row per token of that vocabulary, but "
+                             f"{loader}.dataset.tokenizer={tokenizer!r}; set tokenizer={source!r} (and vocab_size to "
+                             "its size), or model.word_embeddings=None to learn the embeddings from scratch")
 
 
 __all__ = ["resolve_text_config", "SHARED"]

@@ -117,6 +117,11 @@ def test_one_setting_reaches_every_place_and_num_labels_comes_from_the_data(text
                        + ".*train.csv" + re.escape(") has 3 labels ['music', 'sport', 'tech']; drop num_labels")):
         resolved(CFG, source=str(text_dir), **{"model.hf_config.num_labels": 5})
     assert resolved(CFG, source=str(text_dir), **{"model.hf_config.num_labels": 3}).model.hf_config.num_labels == 3
+    # pretrained word embeddings are rows of one vocabulary: another tokenizer is refused, naming both options
+    with pytest.raises(ValueError, match=re.escape("model.word_embeddings.source='bert_uncased' holds one row per token "
+                                                   "of that vocabulary, but train_dataloader.dataset.tokenizer='mine'; "
+                                                   "set tokenizer='bert_uncased'")):
+        resolved(CFG, source=str(text_dir), tokenizer="mine", **{"model.word_embeddings": dict(source="bert_uncased")})
 
 
 def test_a_model_built_without_num_labels_says_how_to_get_it():
