@@ -4,7 +4,8 @@
     python tools/benchmark_text.py --data my.csv                # your data: a CSV (text, label columns)
     python tools/benchmark_text.py --data my_corpus/ --encoding latin-1 --label-column topic
     python tools/benchmark_text.py --seeds 0 1 2 --epochs 6 --out results/text_bench.json
-    python tools/benchmark_text.py --vocab bert_uncased --methods iMixer   # the *_bert-vocab.py configs
+    python tools/benchmark_text.py --data movie_snippets                 # a built-in short-text set
+    python tools/benchmark_text.py --embeddings scratch --methods iMixer  # the *_wordpiece.py configs
 
 ``--data`` takes what the text datasets take (docs/text.md): a CSV file (split 70 / 10 / 20,
 stratified, seed 0), a folder with ``train.csv`` / ``val.csv`` / ``test.csv``, or a folder with one
@@ -12,8 +13,11 @@ sub-folder of ``*.txt`` files per class. The class count comes from the training
 
 The Mixers train through mmengine's Runner from ``configs/text/imixer_bbc-news.py`` and
 ``configs/text/mlpmixer_bbc-news.py`` (the same configs and the same config resolution as
-``tools/train.py``), select the best validation epoch, and are scored on the test split. With
-``--data`` their WordPiece tokenizer is trained on the training split into ``<work-dir>/tokenizer``.
+``tools/train.py``), select the best validation epoch, and are scored on the test split: by default
+with BERT's vocabulary and MiniLM's pretrained word-piece embeddings (``python tools/prepare_data.py
+bert_uncased``); with ``--embeddings scratch`` (``configs/text/*_wordpiece.py``) with a WordPiece
+vocabulary trained on the training split (into ``<work-dir>/tokenizer-wordpiece-N`` for ``--data`` paths)
+and embeddings learnt from scratch.
 The baseline is scikit-learn's TfidfVectorizer (unigrams + bigrams, sublinear tf) +
 LogisticRegression with C chosen on the validation split, on the full texts, and again on the texts
 the Mixers see (truncated to the same ``max_length`` word pieces). Every method uses the same split.
@@ -135,7 +139,7 @@ def data_settings(args, config: str) -> dict:
             raise SystemExit(f"--data {args.data} does not exist; give a CSV file (text, label columns), a folder with "
                              "train/val/test.csv, or a folder of <class>/*.txt")
         options["source"] = osp.abspath(args.data)
-        if args.vocab == "trained":  # the WordPiece tokenizer goes to the work dir, not beside the user's data
+        if args.embeddings == "scratch":  # the WordPiece tokenizer goes to the work dir, not beside the user's data
             cfg = Config.fromfile(config)
             cfg.merge_from_dict(args.cfg_options or {})
             options["tokenizer"] = osp.abspath(osp.join(args.work_dir, f"tokenizer-wordpiece-{cfg.vocab_size}"))
@@ -166,9 +170,10 @@ def main() -> int:
     parser.add_argument("--work-dir", default="work_dirs/benchmark_text")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
     parser.add_argument("--out", default=None, help="write every run as JSON here")
-    parser.add_argument("--vocab", choices=["trained", "bert_uncased"], default="trained",
-                        help="the Mixers' vocabulary: WordPiece trained on the training split (configs/text/*_bbc-news.py) "
-                             "or BERT's (*_bbc-news_bert-vocab.py; python tools/prepare_data.py bert_uncased)")
+    parser.add_argument("--embeddings", choices=["minilm", "scratch"], default="minilm",
+                        help="the Mixers' start: BERT's vocabulary and MiniLM's word-piece embeddings "
+                             "(configs/text/*_bbc-news.py; python tools/prepare_data.py bert_uncased), or a WordPiece "
+                             "vocabulary trained on the training split and embeddings learnt from scratch (*_wordpiece.py)")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, default=None,
                         help="override settings of both Mixer configs, as tools/train.py's --cfg-options "
                              "(e.g. max_length=128 model.hf_config.hidden_size=128)")
@@ -177,11 +182,13 @@ def main() -> int:
     if unknown:
         raise SystemExit(f"unknown --methods {sorted(unknown)}; choose from tfidf {' '.join(map(repr, CONFIGS))}")
 
-    if args.data is None or args.data in BUILTIN_SOURCES:
-        from tasks.common.fetch import prepare
+    from tasks.common.fetch import prepare
 
+    if args.data is None or args.data in BUILTIN_SOURCES:
         prepare(args.data or "bbc_news")
-    configs = {name: path.replace(".py", "_bert-vocab.py") if args.vocab == "bert_uncased" else path
+    if args.embeddings == "minilm" and set(args.methods) & set(CONFIGS):
+        prepare("bert_uncased")
+    configs = {name: path.replace(".py", "_wordpiece.py") if args.embeddings == "scratch" else path
                for name, path in CONFIGS.items()}
     data_options = data_settings(args, configs["iMixer"])
     reference = load_config(configs["iMixer"], data_options, args.cfg_options)  # checks the data before any run
@@ -198,7 +205,7 @@ def main() -> int:
             if name not in args.methods:
                 continue
             wd = osp.join(args.work_dir, f"{osp.splitext(osp.basename(config))[0]}_seed{seed}")
-            label = name if args.vocab == "trained" else f"{name}, BERT vocabulary"
+            label = name if args.embeddings == "minilm" else f"{name}, from scratch"
             rows.append(dict(method=label, seed=seed, **run_mixer(config, seed, args.epochs, wd, args.threads,
                                                              data_options, args.cfg_options)))
             print(json.dumps(rows[-1]), flush=True)

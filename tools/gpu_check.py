@@ -129,8 +129,8 @@ TASKS: Dict[str, Task] = {t.name: t for t in [
          "configs/seg/upernet_mlpmixer-pyramid-t_600i_digits.py", _scenes_opts, "mIoU"),
     Task("anomaly", "configs/anomaly/maskrecon_imixer-t_cardio.py", "configs/anomaly/maskrecon_mlpmixer-t_cardio.py",
          _anomaly_opts, "anomaly/roc_auc", ("odds_cardio", "odds/cardio.npz")),
-    Task("text", "configs/text/imixer_bbc-news.py", "configs/text/mlpmixer_bbc-news.py", _text_opts, "cls/accuracy",
-         ("bbc_news", "bbc_news/train.csv")),
+    Task("text", "configs/text/imixer_bbc-news_wordpiece.py", "configs/text/mlpmixer_bbc-news_wordpiece.py", _text_opts,
+         "cls/accuracy", ("bbc_news", "bbc_news/train.csv")),
     Task("graph", "configs/graph/hopimixer_full_karate.py", "configs/graph/hopmlpmixer_minibatch_karate.py",
          _graph_opts, "cls/accuracy"),
 ]}

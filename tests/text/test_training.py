@@ -14,15 +14,26 @@ import tasks.text  # noqa: F401
 from tasks.text import IMixerConfig, IMixerForSequenceClassification, TextClsDataset, resolve_text_config
 
 CFG = "configs/text/imixer_bbc-news.py"
-TWINS = [("configs/text/imixer_bbc-news.py", "configs/text/mlpmixer_bbc-news.py"),
-         ("configs/text/imixer_bbc-news_bert-vocab.py", "configs/text/mlpmixer_bbc-news_bert-vocab.py")]
+SCRATCH = "configs/text/imixer_bbc-news_wordpiece.py"
+TWINS = [(CFG, "configs/text/mlpmixer_bbc-news.py"), (SCRATCH, "configs/text/mlpmixer_bbc-news_wordpiece.py")]
 
 
-def tiny_options(source, tokenizer, max_length=16, batch_size=6):
-    """--cfg-options of a seconds-long run: each data / length setting once, a tiny model, one epoch."""
-    return [f"source={source}", f"tokenizer={tokenizer}", "vocab_size=150", f"max_length={max_length}",
-            "model.hf_config.hidden_size=16", "model.hf_config.num_hidden_layers=1",
-            f"train_dataloader.batch_size={batch_size}", "train_cfg.max_epochs=1", "default_hooks.logger.interval=1"]
+def tiny_bert_options(tiny_bert) -> dict:
+    """The settings that fit the default configs' model to the ``tiny_bert`` fixture's vocabulary and table."""
+    tok, table = tiny_bert
+    return {"vocab_size": len(tok), "model.hf_config.embedding_size": table.shape[1]}
+
+
+def tiny_options(source, tokenizer=None, max_length=16, batch_size=6, vocab=None):
+    """--cfg-options of a seconds-long run: each data / length setting once, a tiny model, one epoch;
+    ``tokenizer``: a trained WordPiece one (the *_wordpiece.py configs), ``vocab``: the default configs'
+    settings for :func:`~tests.text.conftest.tiny_bert`."""
+    options = [f"source={source}", f"max_length={max_length}", "model.hf_config.hidden_size=16",
+               "model.hf_config.num_hidden_layers=1", f"train_dataloader.batch_size={batch_size}",
+               "train_cfg.max_epochs=1", "default_hooks.logger.interval=1"]
+    if tokenizer is not None:
+        options += [f"tokenizer={tokenizer}", "vocab_size=150"]
+    return options + [f"{k}={v}" for k, v in (vocab or {}).items()]
 
 
 def resolved(path, **options):
@@ -40,12 +51,14 @@ def run_train(load_tool, monkeypatch, *args):
 
 
 def test_two_class_csv_trains_without_num_labels_and_exports_a_self_contained_model(load_tool, monkeypatch, capfd,
-                                                                                    fresh_python, tmp_path, corpus):
+                                                                                    fresh_python, tmp_path, corpus,
+                                                                                    tiny_bert):
     rows = [r for r in corpus.make_texts(10) if r[1] != "music"]  # 2 classes, 20 texts: 13 / 2 / 5 split
     data = corpus.write_csv(tmp_path / "reviews.csv", rows)
     work = tmp_path / "work"
+    tasks.text.prepare_bert_uncased()
     run_train(load_tool, monkeypatch, CFG, "--work-dir", work, "--cfg-options",
-              *tiny_options(data, tmp_path / "tok", batch_size=7))
+              *tiny_options(data, batch_size=7, vocab=tiny_bert_options(tiny_bert)))
     log = "".join(capfd.readouterr())
     assert "Epoch(train) [1][2/2]" in log and "cls/accuracy" in log and "solver_iters" in log
     export = work / "hf_export"
@@ -93,7 +106,7 @@ def test_a_test_label_unseen_in_training_fails_before_the_first_iteration(load_t
     rows = corpus.make_texts(2, seed=2) + [("Heavy rain and wind are forecast for the weekend.", "weather")]
     corpus.write_csv(text_dir / "test.csv", rows)
     with pytest.raises(ValueError) as err:
-        run_train(load_tool, monkeypatch, CFG, "--work-dir", text_dir / "work", "--cfg-options",
+        run_train(load_tool, monkeypatch, SCRATCH, "--work-dir", text_dir / "work", "--cfg-options",
                   *tiny_options(text_dir, text_dir / "tok"))
     assert f"{text_dir / 'test.csv'} has label(s) ['weather'] that never occur in the training split" in str(err.value)
     assert "the classes seen in training are ['music', 'sport', 'tech']" in str(err.value)
@@ -133,12 +146,14 @@ def test_a_model_built_without_num_labels_says_how_to_get_it():
 
 
 @pytest.mark.parametrize("imixer, twin", TWINS)
-def test_mlp_twin_configs_change_only_the_token_mixer(imixer, twin, text_dir):
+def test_mlp_twin_configs_change_only_the_token_mixer(imixer, twin, text_dir, tiny_bert):
     from backbones.registry import MODELS
 
     code = [line for line in Path(twin).read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
     assert len(code) <= 8 and "_delete_" not in Path(twin).read_text()
-    tiny = dict(source=str(text_dir), vocab_size=150, max_length=16, tokenizer=None)
+    tasks.text.prepare_bert_uncased()
+    tiny = dict(source=str(text_dir), max_length=16)
+    tiny.update(tiny_bert_options(tiny_bert) if imixer == CFG else dict(vocab_size=150, tokenizer=None))
     ref, alt = resolved(imixer, **tiny), resolved(twin, **tiny)
     assert alt.model.hf_config.pop("token_mixer") == "mlp" and ref.model.hf_config.pop("token_mixer") == "implicit"
     assert alt.to_dict() == ref.to_dict()
@@ -151,11 +166,15 @@ def test_mlp_twin_configs_change_only_the_token_mixer(imixer, twin, text_dir):
     assert [b.imixer.encoder.token_mixer for b in built] == ["implicit", "mlp"]
 
 
-def test_bert_vocabulary_configs_differ_only_in_the_vocabulary():
-    base, bert = Config.fromfile(CFG).to_dict(), Config.fromfile("configs/text/imixer_bbc-news_bert-vocab.py").to_dict()
-    assert (bert.pop("tokenizer"), bert.pop("vocab_size")) == ("bert_uncased", 30522)  # len(BERT's vocabulary)
-    assert (base.pop("tokenizer"), base.pop("vocab_size")) == (None, 8000)
-    assert bert == base
+def test_scratch_configs_differ_only_in_the_vocabulary_and_the_embeddings():
+    base, scratch = Config.fromfile(CFG).to_dict(), Config.fromfile(SCRATCH).to_dict()
+    assert (base.pop("tokenizer"), base.pop("vocab_size")) == ("bert_uncased", 30522)  # len(BERT's vocabulary)
+    assert (scratch.pop("tokenizer"), scratch.pop("vocab_size")) == (None, 8000)
+    assert base["model"].pop("word_embeddings") == dict(source="bert_uncased", freeze=True)
+    assert scratch["model"].pop("word_embeddings") is None
+    assert (base["model"]["hf_config"].pop("embedding_size"), scratch["model"]["hf_config"].pop("embedding_size")) == \
+        (384, None)  # MiniLM's width, projected to hidden_size; from scratch: hidden_size itself
+    assert scratch == base
 
 
 def test_hf_trainer_two_steps(text_dir, tmp_path):
