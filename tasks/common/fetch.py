@@ -33,6 +33,14 @@ def cache_dir() -> Path:
     return path
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` under a temporary name first, then rename: a concurrent reader (or a
+    preparer killed half-way) never leaves half a file under the final name."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 class MissingDatasetError(FileNotFoundError):
     """A prepared dataset is missing; the message names the command that prepares it."""
 

