@@ -173,7 +173,8 @@ def _write_splits(out: Path, frame, parts: Dict[str, np.ndarray]) -> None:
 
 for _name, (_file, _rows, _what) in SNIPPET_SETS.items():
     register_preparer(_name, f"{_rows:,} {_what} rated for sentiment, from the PyPI source archive {SNIPPETS_SPEC} "
-                      "(2.4 MB)", for_tests=_name == "movie_snippets")(lambda force=False, _n=_name: _prepare_snippets(_n, force))
+                      "(2.4 MB)", for_tests=_name == "movie_snippets")(
+        lambda force=False, _n=_name: _prepare_snippets(_n, force))
 BUILTIN_SOURCES = ("bbc_news", *SNIPPET_SETS)
 
 
