@@ -173,7 +173,8 @@ def main() -> int:
     parser.add_argument("--embeddings", choices=["minilm", "scratch"], default="minilm",
                         help="the Mixers' start: BERT's vocabulary and MiniLM's word-piece embeddings "
                              "(configs/text/*_bbc-news.py; python tools/prepare_data.py bert_uncased), or a WordPiece "
-                             "vocabulary trained on the training split and embeddings learnt from scratch (*_wordpiece.py)")
+                             "vocabulary trained on the training split and embeddings learnt from scratch "
+                             "(*_wordpiece.py)")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, default=None,
                         help="override settings of both Mixer configs, as tools/train.py's --cfg-options "
                              "(e.g. max_length=128 model.hf_config.hidden_size=128)")

@@ -73,8 +73,9 @@ def pip_fetch(spec: str, python_version: Optional[str] = None, sdist: bool = Fal
 
     if cached():
         return cached()[0]
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:" if sdist else "--only-binary=:all:",
-           "-d", str(dest), spec, "--disable-pip-version-check", "-q"]
+    kind = "--no-binary=:all:" if sdist else "--only-binary=:all:"
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", kind, "-d", str(dest), spec,
+           "--disable-pip-version-check", "-q"]
     if python_version:
         cmd += ["--python-version", python_version]
     print(f"[fetch] pip download {spec}", flush=True)

@@ -19,7 +19,8 @@ def test_benchmark_runs_every_method_on_a_user_csv(load_tool, monkeypatch, tmp_p
                          "MLP-Mixer (twin), from scratch"}
     for row in rows.values():
         assert 0 <= row["accuracy"] <= 100 and 0 <= row["macro_f1"] <= 100
-    for name in ("imixer_bbc-news_wordpiece_seed0", "mlpmixer_bbc-news_wordpiece_seed0"):  # trained by the Runner, best epoch kept
+    # trained by the Runner, best epoch kept
+    for name in ("imixer_bbc-news_wordpiece_seed0", "mlpmixer_bbc-news_wordpiece_seed0"):
         assert (work / name / "best_cls_accuracy_epoch_1.pth").exists()
     # the Mixers' tokenizer is trained into the work dir, never beside the user's data
     assert (work / "tokenizer-wordpiece-150" / "tokenizer.json").exists()

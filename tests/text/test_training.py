@@ -131,9 +131,9 @@ def test_one_setting_reaches_every_place_and_num_labels_comes_from_the_data(text
         resolved(CFG, source=str(text_dir), **{"model.hf_config.num_labels": 5})
     assert resolved(CFG, source=str(text_dir), **{"model.hf_config.num_labels": 3}).model.hf_config.num_labels == 3
     # pretrained word embeddings are rows of one vocabulary: another tokenizer is refused, naming both options
-    with pytest.raises(ValueError, match=re.escape("model.word_embeddings.source='bert_uncased' holds one row per token "
-                                                   "of that vocabulary, but train_dataloader.dataset.tokenizer='mine'; "
-                                                   "set tokenizer='bert_uncased'")):
+    message = ("model.word_embeddings.source='bert_uncased' holds one row per token of that vocabulary, but "
+               "train_dataloader.dataset.tokenizer='mine'; set tokenizer='bert_uncased'")
+    with pytest.raises(ValueError, match=re.escape(message)):
         resolved(CFG, source=str(text_dir), tokenizer="mine", **{"model.word_embeddings": dict(source="bert_uncased")})
 
 
