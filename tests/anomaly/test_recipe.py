@@ -121,4 +121,3 @@ def test_summary_ranks_the_held_out_column():
     # held-out column: x 0.6, y 0.5, z 0.5 -> mean 53.3; ranks vs iforest (0.7, 0.55, 0.4): 2, 2, 1
     assert "| sel | 53.3 | 1.67 |" in md and "| iforest | 55.0 | 1.33 |" in md
     assert "Best on all datasets: **c1**" in md  # over all three: c1 0.633, c2 0.6
-
