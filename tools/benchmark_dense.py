@@ -332,6 +332,8 @@ def run_one(args, work: Path, out_json: Path, done: set, task: str, name: str, c
     """Train ``config`` in a subprocess (``--single``) unless already measured; record and return the entry."""
     iters = args.pretrain_iters if task == "pretrain" else args.iters
     key = (task, name, seed, args.pretrain_iters, iters)
+    if out_json.exists():  # another process sharing the file may have measured it since this one started
+        done.update({result_key(r): r for r in json.loads(out_json.read_text()) if "error" not in r})
     if key in done:
         print(f"[bench] {task} {name} seed {seed}: already measured, skipping", flush=True)
         return done[key]
