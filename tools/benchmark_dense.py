@@ -32,7 +32,7 @@ checkpoint (``init_cfg=dict(type='Pretrained', prefix='backbone.')``); ``--seeds
 pipeline (pretraining included) per seed, or only the fine-tuning with ``--pretrain-seed S`` (one
 pretraining per backbone), and the table gives mean +- sd:
 
-    python tools/benchmark_dense.py --pretrain-iters 300 --seeds 0 1 --iters 300
+    python tools/benchmark_dense.py --pretrain-iters 600 --pretrain-seed 0 --seeds 0 1 --iters 300
 
 Several processes may share one ``--json`` (e.g. one per seed): each result is merged into it under a
 file lock.
@@ -67,7 +67,8 @@ PRETRAIN = {"iMixer-pyramid-T": "configs/cls/pretrain_imixer-pyramid-t_scene-dig
             "MLP-Mixer-pyramid-T (twin)": "configs/cls/pretrain_mlpmixer-pyramid-t_scene-digits.py",
             "ResNet-18": "configs/cls/pretrain_r18_scene-digits.py"}
 #: table columns per task: (header, metric key, scale to %)
-METRIC_KEYS = {"pretrain": [("val acc.", "cls/accuracy", 1.0)],"det": [("bbox mAP", "coco/bbox_mAP", 100.0), ("mAP_50", "coco/bbox_mAP_50", 100.0)],
+METRIC_KEYS = {"pretrain": [("val acc.", "cls/accuracy", 1.0)],
+               "det": [("bbox mAP", "coco/bbox_mAP", 100.0), ("mAP_50", "coco/bbox_mAP_50", 100.0)],
                "seg": [("mIoU", "mIoU", 1.0), ("aAcc", "aAcc", 1.0), ("fg IoU", "fg/IoU", 1.0),
                        ("digit acc. on fg", "fg/class_acc", 1.0)]}
 SKIP_WARMUP = 5
@@ -297,7 +298,7 @@ def to_markdown(results: list, args, cmd: str, label: str = None) -> str:
     pre = f", each backbone pretrained {args.pretrain_iters} iterations" if args.pretrain_iters else ", from scratch"
     if args.pretrain_iters and args.pretrain_seed is not None:
         pre += f" (pretraining seed {args.pretrain_seed} for every seed)"
-    lines = [f"## {label or args.dataset}: {args.iters} iterations, batch {args.batch_size}{pre}, "
+    lines = [f"## {label or args.dataset}: {args.iters} iterations{pre}, "
              f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}", "",
              f"Command: `{cmd}`  ", f"Machine: {args.machine}; date {datetime.date.today().isoformat()}; "
              f"torch threads {os.environ.get('OMP_NUM_THREADS', 'default')}.", ""]
@@ -309,10 +310,13 @@ def to_markdown(results: list, args, cmd: str, label: str = None) -> str:
         if not rows:
             continue
         cols = METRIC_KEYS[task]
-        lines += [f"### {TITLES[task]}", "",
-                  "| backbone | params (backbone) | " + " | ".join(c[0] for c in cols) + " | train img/s | peak RSS (MB) |",
+        batches = sorted({r.get("batch_size") for r in rows if r.get("batch_size")})
+        lines += [f"### {TITLES[task]}, batch {', '.join(map(str, batches)) or '-'}", "",
+                  "| backbone | params (backbone) | " + " | ".join(c[0] for c in cols)
+                  + " | train img/s | peak RSS (MB) |",
                   "|---|---|" + "---|" * len(cols) + "---|---|"]
-        for name in dict.fromkeys(r["name"] for r in rows):
+        order = [n for n, _ in MODELS["det"]]
+        for name in sorted({r["name"] for r in rows}, key=lambda n: order.index(n) if n in order else len(order)):
             runs = [r for r in rows if r["name"] == name]
             ok = [r for r in runs if "error" not in r]
             failed = "".join(f" (seed {r.get('seed', 0)} failed: {r['error']})" for r in runs if "error" in r)

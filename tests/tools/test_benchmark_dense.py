@@ -146,7 +146,8 @@ def test_results_of_parallel_runs_merge_and_tabulate_over_seeds(bench, tmp_path)
     bench.record(out, dict(task="seg", name="iMixer-pyramid-T", seed=1, pretrain_iters=5, iters=7, error="exit 1"))
     results = json.loads(out.read_text())
     assert len(results) == 5
-    args = SimpleNamespace(seeds=[0, 1], pretrain_seed=None, pretrain_iters=5, iters=7, batch_size=2, dataset="digits", machine="m")
+    args = SimpleNamespace(seeds=[0, 1], pretrain_seed=None, pretrain_iters=5, iters=7, batch_size=2, dataset="digits",
+                           machine="m")
     table = bench.to_markdown(results, args, "cmd")
     assert "| ResNet-18 | 1.0 M | 22.0 +- 2.8 |" in table  # seeds 0 and 1: 20 and 24
     assert "| iMixer-pyramid-T (seed 1 failed: exit 1) | 1.0 M | 10.0 |" in table
