@@ -331,7 +331,7 @@ def to_markdown(results: list, args, cmd: str, label: str = None) -> str:
     return "\n".join(lines)
 
 
-def run_one(args, work: Path, out_json: Path, done: set, task: str, name: str, config: str, label: str,
+def run_one(args, work: Path, out_json: Path, done: dict, task: str, name: str, config: str, label: str,
             seed: int, pretrained: str = None) -> dict:
     """Train ``config`` in a subprocess (``--single``) unless already measured; record and return the entry."""
     iters = args.pretrain_iters if task == "pretrain" else args.iters
@@ -348,7 +348,7 @@ def run_one(args, work: Path, out_json: Path, done: set, task: str, name: str, c
     t0 = time.time()
     with open(work / f"{tag}.log", "w") as log:
         extra = ["--data", args.data_plan["root"], "--img-scale", str(args.data_plan["img_scale"])] \
-            if args.data_plan else []
+            if args.data_plan and task != "pretrain" else []  # a COCO folder is detection data
         opts = list(args.cfg_options) if task != "pretrain" else list(args.pretrain_options)
         if opts:
             extra += ["--cfg-options", *opts]
@@ -437,7 +437,6 @@ def main() -> int:
             if args.pretrain_iters:
                 pseed = seed if args.pretrain_seed is None else args.pretrain_seed
                 entry = run_one(args, work, out_json, done, "pretrain", name, PRETRAIN[name], label, pseed)
-                done[result_key(entry)] = entry
                 if "error" in entry:
                     continue  # the fine-tuning runs of this backbone and seed are left out of the table
                 pretrained = entry["checkpoint"]
