@@ -29,7 +29,7 @@ def _check_split(split: str) -> None:
 
 
 class _ImageArrayDataset(Dataset):
-    """Images (N, H, W) uint8/float in [0, 1] and labels (N,), optionally resized to ``img_size``."""
+    """Images (N, H, W) or (N, C, H, W), float in [0, 1], and labels (N,), optionally resized to ``img_size``."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, img_size: Optional[int] = None,
                  subset: Optional[int] = None) -> None:
@@ -37,7 +37,8 @@ class _ImageArrayDataset(Dataset):
             if subset < 1:
                 raise ValueError(f"subset must be >= 1, got {subset}")
             images, labels = images[:subset], labels[:subset]
-        x = torch.as_tensor(images, dtype=torch.float32).unsqueeze(1)
+        x = torch.as_tensor(images, dtype=torch.float32)
+        x = x.unsqueeze(1) if x.ndim == 3 else x
         if img_size is not None and img_size != x.shape[-1]:
             x = F.interpolate(x, size=(img_size, img_size), mode="bilinear", align_corners=False)
         self.images, self.labels = x, torch.as_tensor(labels, dtype=torch.long)
@@ -121,7 +122,7 @@ class MNISTDataset(_ImageArrayDataset):
 
 
 @DATASETS.register_module()
-class SceneDigitsDataset(Dataset):
+class SceneDigitsDataset(_ImageArrayDataset):
     """One digit per RGB image, drawn exactly as in the digit scenes: the classification pretraining of the
     dense backbones (``configs/cls/pretrain_*_scene-digits.py``), on the source images of the scenes.
 
@@ -169,12 +170,4 @@ class SceneDigitsDataset(Dataset):
                                         f"delete {root} to regenerate the set")
             images.append(bgr[..., ::-1].transpose(2, 0, 1).copy())
             targets.append(found[0])
-        self.images = torch.from_numpy(np.stack(images)).float().div_(255.0)
-        self.labels = torch.as_tensor(targets, dtype=torch.long)
-        self.metainfo = dict(classes=tuple(str(c) for c in range(10)))
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, idx: int) -> dict:
-        return dict(inputs=self.images[idx], labels=self.labels[idx])
+        super().__init__(np.stack(images).astype(np.float32) / 255.0, np.asarray(targets))
