@@ -3,11 +3,12 @@
 Registers (scope ``imixer``) the datasets :class:`SegFolderDataset` (any mmseg ``img_dir/ann_dir``
 folder), :class:`DigitScenesSegDataset` (the built-in digit scenes of
 :mod:`tasks.common.scenes`, shared with detection, whose preparers ``digit_scenes`` / ``mnist_scenes`` also write these masks) and
-the hook :class:`SegVisualizationHook` (mmseg's, plus ``tools/test.py --show-dir``) and the metric
+the hooks :class:`SegVisualizationHook` (mmseg's, plus ``tools/test.py --show-dir``) and
+:class:`ClassBalanceHook` (loss weights from the training set's class pixel shares) and the metric
 :class:`ForegroundIoUMetric` (binary foreground IoU and the class accuracy on foreground pixels).
 """
 from .datasets import DigitScenesSegDataset, SegFolderDataset
-from .hooks import SegVisualizationHook
+from .hooks import ClassBalanceHook, SegVisualizationHook
 from .metrics import ForegroundIoUMetric
 
-__all__ = ["DigitScenesSegDataset", "ForegroundIoUMetric", "SegFolderDataset", "SegVisualizationHook"]
+__all__ = ["ClassBalanceHook", "DigitScenesSegDataset", "ForegroundIoUMetric", "SegFolderDataset", "SegVisualizationHook"]
