@@ -315,8 +315,13 @@ class TextClsDataset(Dataset):
         output: ``'runner'`` items ``dict(inputs, attention_mask, labels)`` for mmengine models;
             ``'hf'`` items ``dict(input_ids, attention_mask, labels)`` for transformers' ``Trainer``.
         crop: which ``max_length - 2`` word pieces of a longer text an item shows: ``'head'`` the first
-            ones (deterministic; what evaluation and the exported tokenizer use), ``'random'`` a window
-            drawn afresh at every access (training-time augmentation for long documents).
+            ones (deterministic; what the exported tokenizer does), ``'random'`` a window drawn afresh at
+            every access (training-time augmentation for long documents), ``'windows'`` up to
+            ``max_windows`` windows spread evenly from the first piece to the last (overlapping where the
+            text is not a whole number of windows long): items of shape ``(max_windows, max_length)``,
+            unused windows all padding, whose logits the model averages (evaluation of long documents).
+        max_windows: the most windows an item shows with ``crop='windows'`` (a text longer than
+            ``max_windows * (max_length - 2)`` pieces is covered by that many evenly spaced windows).
         token_dropout: training-time augmentation: each word piece of an item is replaced by ``[UNK]``
             with this probability, drawn afresh at every access (0: off).
 
@@ -328,11 +333,17 @@ class TextClsDataset(Dataset):
                  vocab_size: int = 8000, max_length: int = 256, subset: Optional[int] = None,
                  text_column: str = "text", label_column: str = "label", val_ratio: float = 0.1,
                  test_ratio: float = 0.2, split_seed: int = 0, output: str = "runner", crop: str = "head",
-                 token_dropout: float = 0.0, encoding: str = "utf-8") -> None:
+                 token_dropout: float = 0.0, encoding: str = "utf-8", max_windows: int = 4) -> None:
         if output not in ("runner", "hf"):
             raise ValueError(f"output must be 'runner' or 'hf', got {output!r}")
-        if crop not in ("head", "random"):
-            raise ValueError(f"crop must be 'head' or 'random', got {crop!r}")
+        if crop not in ("head", "random", "windows"):
+            raise ValueError(f"crop must be 'head', 'random' or 'windows', got {crop!r}")
+        if crop == "windows" and (int(max_windows) != max_windows or max_windows < 1):
+            raise ValueError(f"max_windows must be a whole number >= 1, got {max_windows!r}")
+        if crop == "windows" and (output != "runner" or token_dropout):
+            raise ValueError("crop='windows' is for evaluation through the runner (HFTextClassifier averages the "
+                             "windows' logits): use it with output='runner' and token_dropout=0")
+        self.max_windows = int(max_windows)
         if not 0.0 <= token_dropout < 1.0:
             raise ValueError(f"token_dropout must lie in [0, 1), got {token_dropout}")
         self.crop, self.token_dropout = crop, float(token_dropout)
@@ -362,8 +373,8 @@ class TextClsDataset(Dataset):
         self.label_ids = torch.tensor([classes.index(lab) for lab in labels], dtype=torch.long)
         self.input_ids, self.attention_mask, full = self._encode(texts)
         self.num_truncated = sum(len(ids) > self.max_length for ids in full)
-        # Word pieces without [CLS]/[SEP], kept only when items are cropped at random.
-        self._pieces = [ids[1:-1] for ids in full] if crop == "random" else None
+        # Word pieces without [CLS]/[SEP], kept only when items are cropped at random or into windows.
+        self._pieces = [ids[1:-1] for ids in full] if crop in ("random", "windows") else None
         print_log(f"[TextClsDataset] {split}: {len(texts)} texts, {len(classes)} classes; {self.num_truncated} "
                   f"({100.0 * self.num_truncated / len(texts):.1f} %) longer than max_length={self.max_length} "
                   "tokens were truncated", logger="current")
@@ -407,10 +418,26 @@ class TextClsDataset(Dataset):
         ids = [self.tokenizer.cls_token_id, *pieces[start:start + body], self.tokenizer.sep_token_id]
         return torch.tensor(ids, dtype=self.input_ids.dtype)  # full length: no padding needed
 
+    def _windows(self, idx: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(max_windows, max_length)`` ids and mask: windows spread evenly over the text, then padding."""
+        pieces, body = self._pieces[idx], self.max_length - 2
+        ids = torch.full((self.max_windows, self.max_length), self.tokenizer.pad_token_id, dtype=self.input_ids.dtype)
+        mask = torch.zeros((self.max_windows, self.max_length), dtype=self.attention_mask.dtype)
+        if len(pieces) <= body:
+            ids[0], mask[0] = self.input_ids[idx], self.attention_mask[idx]
+            return ids, mask
+        count = min(self.max_windows, -(-len(pieces) // body))
+        for k, start in enumerate(np.linspace(0, len(pieces) - body, count).round().astype(int)):
+            ids[k] = torch.tensor([self.tokenizer.cls_token_id, *pieces[start:start + body], self.tokenizer.sep_token_id])
+            mask[k] = 1
+        return ids, mask
+
     def __getitem__(self, idx: int) -> dict:
         key = "inputs" if self.output == "runner" else "input_ids"
         ids, mask = self.input_ids[idx], self.attention_mask[idx]
-        if self.crop == "random":
+        if self.crop == "windows":
+            ids, mask = self._windows(idx)
+        elif self.crop == "random":
             ids = self._random_window(idx)
         if self.token_dropout > 0:
             # [CLS] and [SEP] are kept: only word pieces (mask 1, not special) are dropped.

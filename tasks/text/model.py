@@ -39,7 +39,9 @@ class HFTextClassifier(LogitsClassifier):
         data_preprocessor: mmengine data preprocessor config.
 
     Shapes:
-        ``inputs`` (token ids): ``(B, L)``; ``attention_mask``: ``(B, L)``; ``labels``: ``(B,)``.
+        ``inputs`` (token ids): ``(B, L)``; ``attention_mask``: ``(B, L)``; ``labels``: ``(B,)``. Windows of
+        long texts (``TextClsDataset(crop='windows')``): ``inputs`` and ``attention_mask`` ``(B, W, L)``;
+        a text's logits are the mean over its windows that hold a token (all-padding windows are skipped).
     """
 
     def __init__(self, hf_config: Optional[dict] = None, pretrained: Optional[str] = None,
@@ -80,6 +82,17 @@ class HFTextClassifier(LogitsClassifier):
     def logits(self, inputs: torch.Tensor, attention_mask: Optional[torch.Tensor] = None, **extra) -> torch.Tensor:
         if extra:
             raise TypeError(f"unexpected batch keys {sorted(extra)}; text batches hold inputs, attention_mask, labels")
+        if inputs.dim() == 3:
+            if attention_mask is None or attention_mask.shape != inputs.shape:
+                raise ValueError(f"windowed inputs {tuple(inputs.shape)} need an attention_mask of the same shape, "
+                                 f"got {None if attention_mask is None else tuple(attention_mask.shape)}")
+            used = attention_mask.sum(-1) > 0  # (B, W)
+            if not bool(used.any(1).all()):
+                raise ValueError("a text in the batch has no window with a token (attention_mask all zero)")
+            window_logits = self.hf_model(input_ids=inputs[used], attention_mask=attention_mask[used]).logits
+            total = window_logits.new_zeros(*used.shape, window_logits.shape[-1])
+            total[used] = window_logits
+            return total.sum(1) / used.sum(1, keepdim=True)
         return self.hf_model(input_ids=inputs, attention_mask=attention_mask).logits
 
 

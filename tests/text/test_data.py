@@ -95,6 +95,39 @@ def test_random_crop_and_token_dropout_augment_training_items(text_dir):
             TextClsDataset(**kw, **bad)
 
 
+def test_windows_cover_a_long_text_evenly(text_dir):
+    kw = dict(source=str(text_dir), split="train", tokenizer=str(text_dir / "tok"), vocab_size=150, max_length=8)
+    head = TextClsDataset(**kw)
+    cls_id, sep_id, pad_id = head.tokenizer.cls_token_id, head.tokenizer.sep_token_id, head.tokenizer.pad_token_id
+    for max_windows in (1, 2, 10):
+        ds = TextClsDataset(**kw, crop="windows", max_windows=max_windows)
+        for i in range(len(ds)):
+            pieces = head.tokenizer(head.texts[i], add_special_tokens=False)["input_ids"]
+            item = ds[i]
+            ids, mask = item["inputs"], item["attention_mask"]
+            assert ids.shape == mask.shape == (max_windows, 8)
+            count = min(max_windows, -(-len(pieces) // 6))  # 6 word pieces a window
+            assert mask[:count].all() and not mask[count:].any() and (ids[count:] == pad_id).all()
+            assert (ids[:count, 0] == cls_id).all() and (ids[:count, -1] == sep_id).all()
+            bodies = [ids[k, 1:-1].tolist() for k in range(count)]
+            assert bodies[0] == pieces[:6]  # the first window is the head crop
+            if count > 1:
+                assert bodies[-1] == pieces[-6:]  # the last one ends with the text
+            covered, start = set(), 0
+            for body in bodies:  # each a contiguous run of the text, in order
+                start = next(s for s in range(start, len(pieces) - 5) if pieces[s:s + 6] == body)
+                covered.update(range(start, start + 6))
+                start += 1
+            if count == -(-len(pieces) // 6):
+                assert covered == set(range(len(pieces)))  # enough windows: every word piece is seen
+    short = TextClsDataset(**dict(kw, max_length=64), crop="windows", max_windows=3)
+    assert torch.equal(short[0]["inputs"][0], TextClsDataset(**dict(kw, max_length=64))[0]["inputs"])
+    for bad, match in ((dict(max_windows=0), "max_windows must be"), (dict(token_dropout=0.1), "for evaluation"),
+                       (dict(output="hf"), "for evaluation")):
+        with pytest.raises(ValueError, match=match):
+            TextClsDataset(**kw, crop="windows", **bad)
+
+
 def test_empty_text_is_an_error(tmp_path, corpus):
     rows = corpus.make_texts(10)
     rows[5] = ("   ", rows[5][1])

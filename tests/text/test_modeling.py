@@ -168,3 +168,26 @@ def test_factorised_embeddings():
         model(inputs_embeds=torch.zeros(1, 4, 16))
     with pytest.raises(ValueError, match="embedding_size must be >= 1"):
         tiny_config(embedding_size=0)
+
+
+def test_runner_model_averages_the_logits_of_a_texts_windows():
+    from tasks.text import HFTextClassifier
+
+    model = HFTextClassifier(hf_config=dict(vocab_size=50, max_position_embeddings=16, hidden_size=16,
+                                            num_hidden_layers=2, num_labels=3)).eval()
+    randomise_head(model.hf_model)
+    ids = torch.randint(5, 50, (2, 3, 16))
+    mask = torch.ones(2, 3, 16, dtype=torch.long)
+    mask[0, 2] = 0  # text 0 has two windows, text 1 three
+    ids[0, 2] = 0
+    with torch.no_grad():
+        out = model(ids, mode="tensor", attention_mask=mask)
+        single = [model(ids[b, :k], mode="tensor", attention_mask=mask[b, :k]).mean(0) for b, k in ((0, 2), (1, 3))]
+    assert out.shape == (2, 3)
+    torch.testing.assert_close(out, torch.stack(single), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="same shape"):
+        model(ids, mode="tensor", attention_mask=mask[:, 0])
+    mask[1] = 0
+    with pytest.raises(ValueError, match="no window with a token"):
+        model(ids, mode="tensor", attention_mask=mask)
+
