@@ -11,4 +11,5 @@ from .datasets import DigitScenesSegDataset, SegFolderDataset
 from .hooks import ClassBalanceHook, SegVisualizationHook
 from .metrics import ForegroundIoUMetric
 
-__all__ = ["ClassBalanceHook", "DigitScenesSegDataset", "ForegroundIoUMetric", "SegFolderDataset", "SegVisualizationHook"]
+__all__ = ["ClassBalanceHook", "DigitScenesSegDataset", "ForegroundIoUMetric", "SegFolderDataset",
+           "SegVisualizationHook"]

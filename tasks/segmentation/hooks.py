@@ -105,8 +105,8 @@ class ClassBalanceHook(Hook):
     (:func:`pixel_counts`), turns the shares ``p_c`` into weights by ``rule`` and sets them as the
     ``class_weight`` of every loss of the decode and auxiliary heads, so a rare class's pixels count
     for more (mmseg's cross-entropy then averages with the pixels' weights). The weights are rescaled
-    so that the mean weight per training pixel is 1 (``sum_c p_c w_c = 1``). Without it a thin-object set (digit strokes: 5 % of the pixels) trains
-    to "background everywhere" (see docs/benchmarks.md, "Detection and segmentation").
+    so that the mean weight per training pixel is 1 (``sum_c p_c w_c = 1``). Without it a thin-object
+    set (digit strokes: 5 % of the pixels) trains to "background everywhere" (docs/segmentation.md).
 
     Args:
         rule: ``'enet'`` (``1 / ln(c + p_c)``, Paszke et al. 2016; bounded, the default) or

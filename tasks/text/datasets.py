@@ -428,7 +428,8 @@ class TextClsDataset(Dataset):
             return ids, mask
         count = min(self.max_windows, -(-len(pieces) // body))
         for k, start in enumerate(np.linspace(0, len(pieces) - body, count).round().astype(int)):
-            ids[k] = torch.tensor([self.tokenizer.cls_token_id, *pieces[start:start + body], self.tokenizer.sep_token_id])
+            body_ids = pieces[start:start + body]
+            ids[k] = torch.tensor([self.tokenizer.cls_token_id, *body_ids, self.tokenizer.sep_token_id])
             mask[k] = 1
         return ids, mask
 
