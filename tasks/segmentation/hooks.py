@@ -103,10 +103,12 @@ class ClassBalanceHook(Hook):
 
     Before training, counts the labelled pixels of every class over the training set's maps
     (:func:`pixel_counts`), turns the shares ``p_c`` into weights by ``rule`` and sets them as the
-    ``class_weight`` of every loss of the decode and auxiliary heads, so a rare class's pixels count
-    for more (mmseg's cross-entropy then averages with the pixels' weights). The weights are rescaled
-    so that the mean weight per training pixel is 1 (``sum_c p_c w_c = 1``). Without it a thin-object
-    set (digit strokes: 5 % of the pixels) trains to "background everywhere" (docs/segmentation.md).
+    ``class_weight`` of every loss of the decode and auxiliary heads that takes one (mmseg's
+    ``CrossEntropyLoss``, ``FocalLoss``, ...; others, e.g. ``DiceLoss``, are left as they are), so a
+    rare class's pixels count for more (mmseg's cross-entropy then averages with the pixels' weights).
+    The weights are rescaled so that the mean weight per training pixel is 1 (``sum_c p_c w_c = 1``).
+    Without it a thin-object set (digit strokes: 5 % of the pixels) trains to "background everywhere"
+    (docs/segmentation.md).
 
     Args:
         rule: ``'enet'`` (``1 / ln(c + p_c)``, Paszke et al. 2016; bounded, the default) or
@@ -141,8 +143,9 @@ class ClassBalanceHook(Hook):
 
     def before_train(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        heads = [model.decode_head] + list(getattr(model, "auxiliary_head", None) or [])
-        heads = [h for head in heads for h in (head if isinstance(head, nn.ModuleList) else [head])]
+        heads = [model.decode_head, getattr(model, "auxiliary_head", None)]  # each a head, a ModuleList or None
+        heads = [h for head in heads if head is not None
+                 for h in (head if isinstance(head, nn.ModuleList) else [head])]
         losses = [loss for h in heads
                   for loss in (h.loss_decode if isinstance(h.loss_decode, nn.ModuleList) else [h.loss_decode])]
         names = sorted({type(loss).__name__ for loss in losses})
@@ -153,8 +156,10 @@ class ClassBalanceHook(Hook):
             raise ValueError("ClassBalanceHook: a loss already sets class_weight; remove it from the loss or "
                              "drop the hook (the weights are given in one place)")
         start = time.time()
-        counts = pixel_counts(runner.train_dataloader.dataset, model.decode_head.num_classes,
-                              model.decode_head.ignore_index)
+        dataset = runner.train_dataloader.dataset
+        runner.logger.info(f"ClassBalanceHook: counting the class pixels of the "
+                           f"{sum(len(d) for d in _seg_datasets(dataset))} training maps")
+        counts = pixel_counts(dataset, heads[0].num_classes, heads[0].ignore_index)
         self.class_weight = [float(w) for w in self.weights(counts)]
         for loss in losses:
             if hasattr(loss, "class_weight"):

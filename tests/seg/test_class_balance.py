@@ -57,11 +57,15 @@ def test_bad_options_are_refused_at_construction(kwargs, match):
         ClassBalanceHook(**kwargs)
 
 
-def _segmentor(**loss):
+def _segmentor(auxiliary=False, **loss):
     cfg = Config.fromfile("configs/seg/upernet_imixer-pyramid-t_600i_digits.py")
     cfg.model.decode_head.num_classes = 3
     cfg.model.decode_head.loss_decode = dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0, **loss)
     cfg.model.backbone.depths = [1, 1, 1, 1]
+    if auxiliary:  # mmseg's FCN auxiliary head on stage 3, two losses
+        cfg.model.auxiliary_head = dict(type="FCNHead", in_channels=256, in_index=2, channels=16, num_convs=1,
+                                        num_classes=3, loss_decode=[dict(type="CrossEntropyLoss", loss_weight=0.4),
+                                                                    dict(type="DiceLoss", loss_weight=0.1)])
     init_default_scope("mmseg")
     from mmseg.registry import MODELS
 
@@ -88,6 +92,17 @@ def test_weights_reach_the_segmentors_loss_and_change_it(tmp_path):
     # mmseg's weighted cross-entropy is the weighted mean (divided by the sum of the pixels' weights)
     assert after.item() == pytest.approx(((weights * plain).sum() / weights.sum()).item(), rel=1e-5)
     assert after.item() != pytest.approx(before.item())
+
+
+def test_the_auxiliary_heads_losses_get_the_weights_too(tmp_path):
+    m = np.zeros((4, 4)); m[0, 0] = 1
+    model = _segmentor(auxiliary=True)
+    hook = ClassBalanceHook(rule="median_freq")
+    hook.before_train(_runner(model, _folder(tmp_path, [m])))
+    ce, dice = model.auxiliary_head.loss_decode
+    assert model.decode_head.loss_decode.class_weight == ce.class_weight == hook.class_weight
+    assert not hasattr(dice, "class_weight")  # a loss without class weights is left as it is
+    np.testing.assert_allclose(hook.class_weight, hook.weights([15, 1, 0]))
 
 
 def test_a_loss_with_its_own_class_weight_is_refused(tmp_path):
