@@ -148,11 +148,12 @@ class ClassBalanceHook(Hook):
                  for h in (head if isinstance(head, nn.ModuleList) else [head])]
         losses = [loss for h in heads
                   for loss in (h.loss_decode if isinstance(h.loss_decode, nn.ModuleList) else [h.loss_decode])]
-        names = sorted({type(loss).__name__ for loss in losses})
-        if not any(hasattr(loss, "class_weight") for loss in losses):
+        weighted = [loss for loss in losses if hasattr(loss, "class_weight")]
+        if not weighted:
+            names = sorted({type(loss).__name__ for loss in losses})
             raise TypeError(f"ClassBalanceHook: none of the heads' losses ({names}) takes a class_weight; use "
                             "e.g. mmseg's CrossEntropyLoss or drop the hook")
-        if any(getattr(loss, "class_weight", None) is not None for loss in losses):
+        if any(loss.class_weight is not None for loss in weighted):
             raise ValueError("ClassBalanceHook: a loss already sets class_weight; remove it from the loss or "
                              "drop the hook (the weights are given in one place)")
         start = time.time()
@@ -161,9 +162,8 @@ class ClassBalanceHook(Hook):
                            f"{sum(len(d) for d in _seg_datasets(dataset))} training maps")
         counts = pixel_counts(dataset, heads[0].num_classes, heads[0].ignore_index)
         self.class_weight = [float(w) for w in self.weights(counts)]
-        for loss in losses:
-            if hasattr(loss, "class_weight"):
-                loss.class_weight = self.class_weight
+        for loss in weighted:
+            loss.class_weight = self.class_weight
         runner.logger.info(f"ClassBalanceHook ({self.rule}): class pixel shares "
                            f"{np.round(counts / counts.sum(), 4).tolist()} -> class_weight "
                            f"{np.round(self.class_weight, 3).tolist()} ({counts.sum()} pixels, "
