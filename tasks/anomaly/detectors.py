@@ -89,6 +89,10 @@ class IMixerTabularDetector(_RunnerDetector):
         mask_mode: ``'any_order'``, ``'partition'`` or ``'mixed'`` (both pattern sets, errors averaged).
         trim_ratio: per batch, leave the rows with the largest loss (this fraction) out of the loss, so
             the outliers in the unlabelled training data are not learnt as normal.
+        error_df: per-token error model of the score: ``None`` = Gaussian (errors divided by their
+            training median and averaged), a number ``nu`` = Student-t with ``nu`` degrees of freedom
+            (each token adds ``nu * log(1 + scaled error / nu)``, so one badly predicted token cannot
+            dominate; :class:`~tasks.anomaly.models.MaskedTokenIMixer`).
         implicit: implicit-layer options merged into ``token_mixer`` (kept for existing code; prefer
             ``token_mixer=dict(type='implicit', ...)``).
         epochs: passes over the training rows; the step count is clipped to ``[min_iters, max_iters]``.
@@ -121,7 +125,8 @@ class IMixerTabularDetector(_RunnerDetector):
 
     def __init__(self, token_mixer: TokenMixerSpec = "implicit", embed_dim: int = 32, num_blocks: int = 2,
                  max_tokens: Optional[int] = 32, mask_ratio: float = 0.25, score_repeats: int = 2,
-                 mask_mode: str = "partition", trim_ratio: float = 0.1, implicit: Optional[dict] = None,
+                 mask_mode: str = "partition", trim_ratio: float = 0.1, error_df: Optional[float] = None,
+                 implicit: Optional[dict] = None,
                  epochs: float = 20.0, min_iters: int = 100, max_iters: int = 150,
                  n_iter_no_change: Optional[int] = None, tol: float = 0.01, batch_size: int = 128,
                  lr: float = 2e-3, weight_decay: float = 1e-4, max_train_samples: Optional[int] = 10000,
@@ -131,7 +136,7 @@ class IMixerTabularDetector(_RunnerDetector):
         self.token_mixer, self.embed_dim, self.num_blocks = token_mixer, embed_dim, num_blocks
         self.max_tokens = max_tokens
         self.mask_ratio, self.score_repeats, self.implicit = mask_ratio, score_repeats, implicit
-        self.mask_mode, self.trim_ratio = mask_mode, trim_ratio
+        self.mask_mode, self.trim_ratio, self.error_df = mask_mode, trim_ratio, error_df
         self.epochs, self.min_iters, self.max_iters = epochs, min_iters, max_iters
         self.n_iter_no_change, self.tol = n_iter_no_change, tol
         self.batch_size, self.lr, self.weight_decay = batch_size, lr, weight_decay
@@ -181,7 +186,7 @@ class IMixerTabularDetector(_RunnerDetector):
         model_cfg = dict(type="MaskedTokenIMixer", num_tokens=L, token_dim=g, embed_dim=self.embed_dim,
                          num_blocks=self.num_blocks, token_mixer=token_mixer, mask_ratio=self.mask_ratio,
                          score_repeats=self.score_repeats, mask_mode=self.mask_mode, trim_ratio=self.trim_ratio,
-                         seed=seed)
+                         error_df=self.error_df, seed=seed)
         early_stop = (None if self.n_iter_no_change is None else
                       dict(patience=int(self.n_iter_no_change), min_delta=float(self.tol), min_iters=int(self.min_iters)))
         self.model_, self.n_iter_ = train_with_runner(

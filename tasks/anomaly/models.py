@@ -39,6 +39,14 @@ with :math:`s_j` the median of :math:`r_j` over the training rows (set by :meth:
 with a uniformly drawn mask rate trains exactly the conditionals with every context size that this
 factorisation queries.
 
+**Heavy-tailed errors (``error_df``).** The Gaussian term lets one badly predicted token dominate a row's
+score: a sparse or heavy-tailed feature (a word count, a categorical code) whose typical error is tiny
+charges any unusual value enormously. With ``error_df = nu`` the conditionals are Student-t instead, and
+token ``j`` adds :math:`\nu \log(1 + r_j / (\nu s_j))` (its negative log-likelihood up to constants and
+the factor :math:`(\nu + 1) / (2\nu)`): linear in :math:`r_j / s_j` for small errors, logarithmic for
+large ones, the Gaussian term again as :math:`\nu \to \infty`. A row then scores high when *many*
+tokens are poorly predicted rather than one.
+
 Why this objective: inliers' features are predictable from each other (the correlations the model
 learns from the mostly-normal training data) and outliers break them, while the early chunks (little
 or no context) also charge points that are extreme in every feature but self-consistent, which a
@@ -122,6 +130,10 @@ class MaskedTokenIMixer(BaseModel):
             module docstring).
         trim_ratio: fraction of each batch's rows with the largest loss left out of the loss (robust
             training on contaminated data; 0 = plain mean).
+        error_df: the per-token error model of the score: ``None`` = Gaussian (a token adds
+            ``r_j / s_j``), a number ``nu > 0`` = Student-t with ``nu`` degrees of freedom (a token adds
+            ``nu * log(1 + r_j / (nu * s_j))``, its negative log-likelihood up to constants; it tends to
+            the Gaussian term as ``nu`` grows and bounds how much one badly predicted token can add).
         mlp_ratio: ``(tokens, channels)`` widths of the Mixer MLPs.
         drop_rate: dropout in the Mixer MLPs.
         implicit: implicit options merged into ``token_mixer`` (kept for existing configs).
@@ -135,7 +147,8 @@ class MaskedTokenIMixer(BaseModel):
 
     def __init__(self, num_tokens: int, token_dim: int = 1, embed_dim: int = 32, num_blocks: int = 2,
                  token_mixer: TokenMixerSpec = "implicit", shared_embedding: bool = False, mask_ratio: float = 0.25,
-                 score_repeats: int = 4, mask_mode: str = "any_order", trim_ratio: float = 0.1, mlp_ratio: Tuple[float, float] = (0.5, 4.0), drop_rate: float = 0.0,
+                 score_repeats: int = 4, mask_mode: str = "any_order", trim_ratio: float = 0.1,
+                 error_df: Optional[float] = None, mlp_ratio: Tuple[float, float] = (0.5, 4.0), drop_rate: float = 0.0,
                  implicit: Optional[dict] = None, seed: int = 0, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -146,6 +159,10 @@ class MaskedTokenIMixer(BaseModel):
         if not 0.0 <= trim_ratio < 1.0:
             raise ValueError(f"trim_ratio must be in [0, 1), got {trim_ratio}")
         self.trim_ratio = float(trim_ratio)
+        if error_df is not None and not (isinstance(error_df, (int, float)) and math.isfinite(error_df) and error_df > 0):
+            raise ValueError(f"error_df must be a number > 0 (Student-t degrees of freedom) or None (Gaussian), "
+                             f"got {error_df!r}")
+        self.error_df = None if error_df is None else float(error_df)
         if score_repeats < 1:
             raise ValueError(f"score_repeats must be >= 1, got {score_repeats}")
         self.num_tokens, self.token_dim, self.embed_dim = num_tokens, token_dim, embed_dim
@@ -223,9 +240,16 @@ class MaskedTokenIMixer(BaseModel):
             total = total + err * target.to(err.dtype)
         return total / self.score_target.sum(0).to(total.dtype)
 
+    def _aggregate(self, errors: torch.Tensor) -> torch.Tensor:
+        """Per-token errors ``(B, L)`` -> ``(B,)`` scores under the error model (``error_df``)."""
+        z = errors / self.error_scale
+        if self.error_df is not None:
+            z = self.error_df * torch.log1p(z / self.error_df)
+        return z.mean(1)
+
     def anomaly_score(self, inputs: torch.Tensor) -> torch.Tensor:
         """``(B,)`` anomaly scores (higher = more anomalous)."""
-        return (self.token_errors(inputs) / self.error_scale).mean(1)
+        return self._aggregate(self.token_errors(inputs))
 
     @torch.no_grad()
     def calibrate(self, batches) -> torch.Tensor:
@@ -241,7 +265,7 @@ class MaskedTokenIMixer(BaseModel):
         errs = torch.cat(errs)
         med = errs.median(0).values
         self.error_scale.copy_(med.clamp_min(1e-6 * float(med.mean()) + 1e-12))
-        return (errs / self.error_scale).mean(1)
+        return self._aggregate(errs)
 
     # -- mmengine modes -------------------------------------------------------------------------------
     def forward(self, inputs: torch.Tensor, labels: Optional[torch.Tensor] = None, mode: str = "tensor",

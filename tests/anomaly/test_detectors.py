@@ -191,3 +191,37 @@ def test_masked_model_loss_and_masks():
         MaskedTokenIMixer(5, trim_ratio=1.0)
     with pytest.raises(ValueError, match="mask_mode"):
         MaskedTokenIMixer(5, mask_mode="random")
+
+
+def test_student_t_error_model():
+    """error_df: each token adds nu * log1p(scaled error / nu); large nu gives back the Gaussian score;
+    one huge token error weighs less than many moderate ones; calibration scores use the same model."""
+    import torch
+
+    from tasks.anomaly.models import MaskedTokenIMixer
+
+    torch.manual_seed(0)
+    x = torch.randn(32, 6)
+    gauss = MaskedTokenIMixer(6, embed_dim=8, num_blocks=1, token_mixer="mlp", mask_mode="partition").eval()
+    cal = gauss.calibrate([x])
+    models = {nu: MaskedTokenIMixer(6, embed_dim=8, num_blocks=1, token_mixer="mlp", mask_mode="partition",
+                                    error_df=nu).eval() for nu in (1.0, 4.0, 1e6)}
+    with torch.no_grad():
+        z = gauss.token_errors(x) / gauss.error_scale
+        torch.testing.assert_close(gauss.anomaly_score(x), z.mean(1))
+        torch.testing.assert_close(cal, z.mean(1))
+        for nu, m in models.items():
+            m.load_state_dict(gauss.state_dict())
+            torch.testing.assert_close(m.anomaly_score(x), (nu * torch.log1p(z / nu)).mean(1))
+            torch.testing.assert_close(m.calibrate([x]), m.anomaly_score(x))
+        torch.testing.assert_close(models[1e6].anomaly_score(x), gauss.anomaly_score(x), rtol=1e-4, atol=1e-5)
+        # one token 36x its typical error vs six tokens 6x: equal under the Gaussian, the many win under t
+        one, many = torch.zeros(1, 6), torch.full((1, 6), 6.0)
+        one[0, 0] = 36.0
+        for m in (gauss, models[1.0]):
+            m.error_scale.fill_(1.0)
+        assert float(gauss._aggregate(one)) == pytest.approx(float(gauss._aggregate(many)))
+        assert float(models[1.0]._aggregate(one)) < float(models[1.0]._aggregate(many))
+    for bad in (0, -1.0, float("inf"), "4"):
+        with pytest.raises(ValueError, match="error_df"):
+            MaskedTokenIMixer(6, error_df=bad)
