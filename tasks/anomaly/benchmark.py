@@ -410,6 +410,11 @@ def _selection_md(means: Dict[str, Dict[str, float]], datasets: Sequence[str], d
     name = selection.get("name", "selected")
     groups = selection.get("groups", SOURCE_GROUPS)
     complete = [ds for ds in datasets if not any(math.isnan(means[c].get(ds, math.nan)) for c in cands)]
+    group_of = {d: frozenset(g) for g in groups for d in g}
+    if len({group_of.get(ds, frozenset([ds])) for ds in complete}) < 2:
+        return [f"### Leave-one-dataset-out selection among {len(cands)} candidates\n",
+                f"Not computed: it needs results of every candidate on at least two datasets of different "
+                f"sources, and {len(complete)} dataset(s) have them ({', '.join(complete) or 'none'}).\n"]
     chosen = leave_one_group_out(means, complete, cands, groups)
     overall = max(cands, key=lambda c: float(np.mean([means[c][d] for d in complete])))
     out = [f"### Leave-one-dataset-out selection among {len(cands)} candidates\n",

@@ -125,11 +125,11 @@ class IMixerTabularDetector(_RunnerDetector):
 
     def __init__(self, token_mixer: TokenMixerSpec = "implicit", embed_dim: int = 32, num_blocks: int = 2,
                  max_tokens: Optional[int] = 32, mask_ratio: float = 0.25, score_repeats: int = 2,
-                 mask_mode: str = "partition", trim_ratio: float = 0.1, error_df: Optional[float] = None,
+                 mask_mode: str = "partition", trim_ratio: float = 0.1, error_df: Optional[float] = 4.0,
                  implicit: Optional[dict] = None,
-                 epochs: float = 20.0, min_iters: int = 100, max_iters: int = 150,
+                 epochs: float = 20.0, min_iters: int = 50, max_iters: int = 150,
                  n_iter_no_change: Optional[int] = None, tol: float = 0.01, batch_size: int = 128,
-                 lr: float = 2e-3, weight_decay: float = 1e-4, max_train_samples: Optional[int] = 10000,
+                 lr: float = 1e-3, weight_decay: float = 1e-4, max_train_samples: Optional[int] = 10000,
                  calibration_samples: int = 2000, device: str = "auto", random_state: Optional[int] = None,
                  verbose: bool = False, contamination: float = 0.1) -> None:
         super().__init__(contamination)

@@ -121,3 +121,15 @@ def test_summary_ranks_the_held_out_column():
     # held-out column: x 0.6, y 0.5, z 0.5 -> mean 53.3; ranks vs iforest (0.7, 0.55, 0.4): 2, 2, 1
     assert "| sel | 53.3 | 1.67 |" in md and "| iforest | 55.0 | 1.33 |" in md
     assert "Best on all datasets: **c1**" in md  # over all three: c1 0.633, c2 0.6
+
+
+def test_summary_of_one_dataset_skips_the_selection_instead_of_failing():
+    """A selection config run on one dataset (--only-data, e.g. the cost cell) still writes its tables."""
+    rows = [dict(dataset="cost", detector=d, seed="0", status="ok", roc_auc="0.5", ap="0.1", fit_s="2",
+                 score_s="1", error="") for d in ("c1", "c2", "iforest")]
+    md = summarize(rows, ["cost"], ["c1", "c2", "iforest"], 1, selection=dict(candidates=["c1", "c2"], groups=()))
+    assert "| cost | **50.0" in md and "Not computed" in md
+    grouped = [dict(r, dataset=ds) for r in rows for ds in ("wbc", "wdbc")]  # one source: still one group
+    md = summarize(grouped, ["wbc", "wdbc"], ["c1", "c2", "iforest"], 1,
+                   selection=dict(candidates=["c1", "c2"], groups=[("wbc", "wdbc")]))
+    assert "Not computed" in md
