@@ -45,7 +45,10 @@ charges any unusual value enormously. With ``error_df = nu`` the conditionals ar
 token ``j`` adds :math:`\nu \log(1 + r_j / (\nu s_j))` (its negative log-likelihood up to constants and
 the factor :math:`(\nu + 1) / (2\nu)`): linear in :math:`r_j / s_j` for small errors, logarithmic for
 large ones, the Gaussian term again as :math:`\nu \to \infty`. A row then scores high when *many*
-tokens are poorly predicted rather than one.
+tokens are poorly predicted rather than one. :class:`~tasks.anomaly.detectors.IMixerTabularDetector`
+uses ``nu = 4`` (chosen with its other defaults by the leave-one-dataset-out selection); this model keeps
+the Gaussian as its own default, as it keeps ``'any_order'``, for the ``configs/anomaly/maskrecon_*``
+runner configs.
 
 Why this objective: inliers' features are predictable from each other (the correlations the model
 learns from the mostly-normal training data) and outliers break them, while the early chunks (little
@@ -61,6 +64,7 @@ the leave-one-dataset-out selection over 15 sets chose the partition score for
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -159,7 +163,8 @@ class MaskedTokenIMixer(BaseModel):
         if not 0.0 <= trim_ratio < 1.0:
             raise ValueError(f"trim_ratio must be in [0, 1), got {trim_ratio}")
         self.trim_ratio = float(trim_ratio)
-        if error_df is not None and not (isinstance(error_df, (int, float)) and math.isfinite(error_df) and error_df > 0):
+        if error_df is not None and (isinstance(error_df, bool) or not isinstance(error_df, numbers.Real)
+                                     or not math.isfinite(error_df) or error_df <= 0):
             raise ValueError(f"error_df must be a number > 0 (Student-t degrees of freedom) or None (Gaussian), "
                              f"got {error_df!r}")
         self.error_df = None if error_df is None else float(error_df)

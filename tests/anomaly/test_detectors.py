@@ -222,6 +222,6 @@ def test_student_t_error_model():
             m.error_scale.fill_(1.0)
         assert float(gauss._aggregate(one)) == pytest.approx(float(gauss._aggregate(many)))
         assert float(models[1.0]._aggregate(one)) < float(models[1.0]._aggregate(many))
-    for bad in (0, -1.0, float("inf"), "4"):
+    for bad in (0, -1.0, float("inf"), "4", True):
         with pytest.raises(ValueError, match="error_df"):
             MaskedTokenIMixer(6, error_df=bad)
