@@ -390,6 +390,8 @@ def leave_one_group_out(means: Dict[str, Dict[str, float]], datasets: Sequence[s
         it)}``; the choice maximises the mean ROC-AUC over the other datasets that every candidate
         finished (ties: the earlier candidate).
     """
+    if not datasets:
+        raise ValueError("leave-one-dataset-out: no dataset has results of every candidate")
     group_of = {d: set(g) for g in groups for d in g}
     out: Dict[str, Tuple[str, float]] = {}
     for ds in datasets:
@@ -410,12 +412,11 @@ def _selection_md(means: Dict[str, Dict[str, float]], datasets: Sequence[str], d
     name = selection.get("name", "selected")
     groups = selection.get("groups", SOURCE_GROUPS)
     complete = [ds for ds in datasets if not any(math.isnan(means[c].get(ds, math.nan)) for c in cands)]
-    group_of = {d: frozenset(g) for g in groups for d in g}
-    if len({group_of.get(ds, frozenset([ds])) for ds in complete}) < 2:
+    try:
+        chosen = leave_one_group_out(means, complete, cands, groups)
+    except ValueError as exc:  # fewer than two sources with every candidate's results (e.g. one --data set)
         return [f"### Leave-one-dataset-out selection among {len(cands)} candidates\n",
-                f"Not computed: it needs results of every candidate on at least two datasets of different "
-                f"sources, and {len(complete)} dataset(s) have them ({', '.join(complete) or 'none'}).\n"]
-    chosen = leave_one_group_out(means, complete, cands, groups)
+                f"Not computed: {exc} (datasets with every candidate's results: {', '.join(complete) or 'none'}).\n"]
     overall = max(cands, key=lambda c: float(np.mean([means[c][d] for d in complete])))
     out = [f"### Leave-one-dataset-out selection among {len(cands)} candidates\n",
            f"For each dataset the candidate with the best mean ROC-AUC on the other datasets (a source's "
