@@ -14,8 +14,9 @@ _base_ = './suite_odds.py'
 # every setting states the options the candidates differ in, so a later change of a default does not
 # change what an earlier setting means (nor its cells' configuration hashes)
 _a = dict(max_tokens=32, score_repeats=2, max_iters=150, min_iters=100, mask_mode='any_order', trim_ratio=0.1,
-          error_df=None, lr=2e-3)
+          error_df=None, lr=2e-3, refine_rounds=0)
 _p = dict(_a, mask_mode='partition')
+_b, _m = 't32_r2_i150_partition_t4_lr1e3_min50', dict(_p, error_df=4.0, lr=1e-3, min_iters=50)
 _grid = dict(t16_r2_i150=dict(_a, max_tokens=16),
              t32_r2_i150=_a,
              t32_r2_i150_trim20=dict(_a, trim_ratio=0.2),
@@ -33,7 +34,11 @@ _grid = dict(t16_r2_i150=dict(_a, max_tokens=16),
              t32_r1_i150_mixed_t4_lr1e3=dict(_a, mask_mode='mixed', score_repeats=1, error_df=4.0, lr=1e-3),
              # fewer steps on small sets: the 20 epochs rather than the 100-step floor
              t32_r2_i150_partition_t4_lr1e3_min50=dict(_p, error_df=4.0, lr=1e-3, min_iters=50),
-             t32_r2_i150_partition_t4_lr1e3_min25=dict(_p, error_df=4.0, lr=1e-3, min_iters=25))
+             t32_r2_i150_partition_t4_lr1e3_min25=dict(_p, error_df=4.0, lr=1e-3, min_iters=25),
+             # training-set refinement: refit on the rows the previous model scores least anomalous
+             **{f'{_b}_refine{int(100 * q)}x{n}{"" if rescale else "_allscale"}':
+                dict(_m, refine_rounds=n, refine_ratio=q, refine_rescale=rescale)
+                for rescale in (True, False) for n, q in ((1, 0.25), (1, 0.5), (2, 0.25))})
 detectors = dict(
     _delete_=True,
     iforest=dict(type='IForestDetector'),
@@ -42,7 +47,7 @@ detectors = dict(
     knn=dict(type='KNNDetector'),
     **{f'imixer_{k}': dict(type='IMixerTabularDetector', token_mixer='implicit', **v) for k, v in _grid.items()},
     mlpmixer=dict(type='IMixerTabularDetector', token_mixer='mlp'))  # the explicit twin at the chosen defaults
-seeds = [0, 1, 2]
+seeds = [0, 1, 2, 3, 4]
 selection = dict(candidates=[f'imixer_{k}' for k in _grid],
                  name='imixer (LODO)',
                  compare=['mlpmixer', 'iforest', 'lof', 'ocsvm', 'knn'])

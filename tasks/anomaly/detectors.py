@@ -14,6 +14,7 @@ tqdm bar when ``verbose``. All scores: **higher = more anomalous**.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
@@ -70,7 +71,7 @@ class IMixerTabularDetector(_RunnerDetector):
     The defaults (partition masks, ``error_df=4``, ``lr=1e-3``, ``min_iters=50``) were chosen by
     leave-one-dataset-out selection on 15 sets (``configs/anomaly/select_tabular.py``).
 
-    Inputs are standardised internally with the training mean / std (so unscaled data works).
+    Inputs are standardised internally with the mean / std of the rows trained on (so unscaled data works).
 
     The cost of a fit is ``steps x batch_size`` token sequences forward and backward plus
     ``score_repeats * ceil(1 / mask_ratio)`` forward passes per scored row (the ``calibration_samples``
@@ -108,6 +109,14 @@ class IMixerTabularDetector(_RunnerDetector):
         weight_decay: AdamW weight decay.
         max_train_samples: train on a random subset of this many rows (large sets such as shuttle);
             ``None`` = all.
+        refine_rounds: training-set refinement for contaminated data: after the first fit, the training
+            rows are scored, the ``refine_ratio`` most anomalous of them are left out and a fresh model is
+            trained on the rest; each round re-scores all the rows with the latest model. ``0``: one model
+            on every row. Each round costs one more fit and one scoring pass over the training rows.
+        refine_ratio: fraction of the training rows left out in each refinement round. It is not the
+            contamination estimate: leaving out some inliers costs little, keeping outliers costs more.
+        refine_rescale: a refit standardises with the mean / std of the rows it keeps (``False``: of every
+            training row, as the first fit does).
         calibration_samples: evenly spaced training rows that set the per-token error scale and
             ``threshold_`` (one scoring pass serves both).
         device: ``'auto'``, ``'cpu'`` or ``'cuda'``.
@@ -120,6 +129,8 @@ class IMixerTabularDetector(_RunnerDetector):
         mean_, scale_: the internal standardisation.
         token_layout_: ``(tokens, features per token)``.
         n_iter_: optimisation steps run (fewer than planned when early stopping ended training).
+        train_rows_: sorted indices of the rows of ``X`` the final model was trained on (all rows, a
+            ``max_train_samples`` subset, or what refinement kept of it).
     """
 
     min_samples = 8
@@ -131,6 +142,7 @@ class IMixerTabularDetector(_RunnerDetector):
                  epochs: float = 20.0, min_iters: int = 50, max_iters: int = 150,
                  n_iter_no_change: Optional[int] = None, tol: float = 0.01, batch_size: int = 128,
                  lr: float = 1e-3, weight_decay: float = 1e-4, max_train_samples: Optional[int] = 10000,
+                 refine_rounds: int = 0, refine_ratio: float = 0.5, refine_rescale: bool = True,
                  calibration_samples: int = 2000, device: str = "auto", random_state: Optional[int] = None,
                  verbose: bool = False, contamination: float = 0.1) -> None:
         super().__init__(contamination)
@@ -142,10 +154,21 @@ class IMixerTabularDetector(_RunnerDetector):
         self.n_iter_no_change, self.tol = n_iter_no_change, tol
         self.batch_size, self.lr, self.weight_decay = batch_size, lr, weight_decay
         self.max_train_samples, self.calibration_samples = max_train_samples, calibration_samples
+        self.refine_rounds, self.refine_ratio, self.refine_rescale = refine_rounds, refine_ratio, refine_rescale
         self.device, self.random_state, self.verbose = device, random_state, verbose
 
     def _check_params(self) -> None:
         super()._check_params()
+        if isinstance(self.refine_rounds, bool) or not (isinstance(self.refine_rounds, (int, np.integer))
+                                                        and self.refine_rounds >= 0):
+            raise ValueError(f"refine_rounds must be an int >= 0 (0: one model on every training row), "
+                             f"got {self.refine_rounds!r}")
+        if isinstance(self.refine_ratio, bool) or not (isinstance(self.refine_ratio, numbers.Real)
+                                                       and 0.0 < self.refine_ratio < 1.0):
+            raise ValueError(f"refine_ratio must be a fraction in (0, 1) of the training rows to leave out per "
+                             f"refinement round, got {self.refine_ratio!r}")
+        if not isinstance(self.refine_rescale, (bool, np.bool_)):
+            raise ValueError(f"refine_rescale must be True or False, got {self.refine_rescale!r}")
         if self.max_tokens is not None and not (isinstance(self.max_tokens, (int, np.integer)) and self.max_tokens >= 2):
             raise ValueError(f"max_tokens must be an int >= 2 (or None for one token per feature), got {self.max_tokens!r}")
         if not (isinstance(self.calibration_samples, (int, np.integer)) and self.calibration_samples >= 1):
@@ -167,22 +190,45 @@ class IMixerTabularDetector(_RunnerDetector):
         return Z.reshape(len(Z), L, g)
 
     def _fit(self, X: np.ndarray) -> None:
-        from .engine import train_with_runner
-
         if X.shape[1] < 2:
             raise ValueError(f"{type(self).__name__} predicts each feature from the others and needs >= 2 "
                              f"features, got {X.shape[1]}")
         seed = check_random_state_int(self.random_state)
-        token_mixer = self._token_mixer()
-        self.mean_ = X.mean(0)
-        std = X.std(0)
-        self.scale_ = np.where(std > 0, std, 1.0)
         self.token_layout_ = self.token_layout(X.shape[1])
+        pool = np.arange(len(X))
+        if self.max_train_samples is not None and len(X) > self.max_train_samples:
+            pool = np.random.RandomState(seed).choice(len(X), int(self.max_train_samples), replace=False)
+        rows = pool
+        for round_ in range(int(self.refine_rounds) + 1):
+            if round_:
+                # refinement: score the pool with the current model, leave out its refine_ratio most anomalous
+                # rows and fit afresh (standardisation included) on the rest; each round re-scores the pool
+                scores = self.model_.calibrate(self._tensor_batches(T[pool])).cpu().numpy()
+                rows = pool[scores <= np.quantile(scores, 1.0 - float(self.refine_ratio))]
+                if len(rows) < self.min_samples:
+                    raise ValueError(f"refine_ratio={self.refine_ratio} leaves {len(rows)} of {len(pool)} training "
+                                     f"rows; {type(self).__name__} needs >= {self.min_samples}: lower refine_ratio, "
+                                     "set refine_rounds=0 or give more rows")
+            # the first fit standardises with every row, subsampled or not; refits with the rows kept, or again
+            # with every row (refine_rescale=False)
+            fitted = X[rows] if round_ and self.refine_rescale else X
+            self.mean_ = fitted.mean(0)
+            std = fitted.std(0)
+            self.scale_ = np.where(std > 0, std, 1.0)
+            T = self._tokens(self._transform(X))
+            self.model_, self.n_iter_ = self._train(T[rows], seed)
+        self.train_rows_ = np.sort(rows)
+        rows = np.unique(np.linspace(0, len(T) - 1, min(len(T), int(self.calibration_samples))).astype(int))
+        scores = self.model_.calibrate(self._tensor_batches(T[rows]))
+        self.calibration_scores_ = scores.cpu().numpy().astype(np.float64)
+
+    def _train(self, train: np.ndarray, seed: int):
+        """A fresh :class:`~tasks.anomaly.models.MaskedTokenIMixer` trained on the token rows ``train``
+        through the Runner; returns ``(model, steps run)``."""
+        from .engine import train_with_runner
+
         L, g = self.token_layout_
-        T = self._tokens(self._transform(X))
-        train = T
-        if self.max_train_samples is not None and len(T) > self.max_train_samples:
-            train = T[np.random.RandomState(seed).choice(len(T), int(self.max_train_samples), replace=False)]
+        token_mixer = self._token_mixer()
         planned = _n_iters(len(train), self.batch_size, self.epochs, self.min_iters, self.max_iters)
         model_cfg = dict(type="MaskedTokenIMixer", num_tokens=L, token_dim=g, embed_dim=self.embed_dim,
                          num_blocks=self.num_blocks, token_mixer=token_mixer, mask_ratio=self.mask_ratio,
@@ -190,14 +236,11 @@ class IMixerTabularDetector(_RunnerDetector):
                          error_df=self.error_df, seed=seed)
         early_stop = (None if self.n_iter_no_change is None else
                       dict(patience=int(self.n_iter_no_change), min_delta=float(self.tol), min_iters=int(self.min_iters)))
-        self.model_, self.n_iter_ = train_with_runner(
+        return train_with_runner(
             model_cfg, dict(type="ArrayDataset", X=train.reshape(len(train), -1), token_shape=(L, g)),
             max_iters=planned, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, seed=seed,
             device=self._device(), progress=self.verbose, desc=f"{type(self).__name__}({token_mixer['type']})",
             early_stop=early_stop)
-        rows = np.unique(np.linspace(0, len(T) - 1, min(len(T), int(self.calibration_samples))).astype(int))
-        scores = self.model_.calibrate(self._tensor_batches(T[rows]))
-        self.calibration_scores_ = scores.cpu().numpy().astype(np.float64)
 
     def _threshold_scores(self, X: np.ndarray) -> np.ndarray:
         return self.calibration_scores_

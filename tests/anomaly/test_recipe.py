@@ -1,5 +1,5 @@
-"""The tabular detector's cost controls (feature grouping, one calibration pass, early stopping) and the
-leave-one-dataset-out selection of its defaults."""
+"""The tabular detector's recipe controls (feature grouping, one calibration pass, early stopping,
+training-set refinement) and the leave-one-dataset-out selection of its defaults."""
 import math
 from types import SimpleNamespace
 
@@ -47,6 +47,7 @@ def test_one_calibration_pass_serves_scale_and_threshold():
     det = IMixerTabularDetector(calibration_samples=100, contamination=0.2, **FAST).fit(X)
     rows = np.unique(np.linspace(0, len(X) - 1, 100).astype(int))
     assert len(det.calibration_scores_) == len(rows)
+    np.testing.assert_array_equal(det.train_rows_, np.arange(len(X)))  # no refinement: every row
     # the scores kept from calibration are what score_samples gives for those rows
     np.testing.assert_allclose(det.calibration_scores_, det.score_samples(X[rows]), rtol=1e-5, atol=1e-6)
     assert det.threshold_ == pytest.approx(np.quantile(det.calibration_scores_, 0.8))
@@ -55,11 +56,34 @@ def test_one_calibration_pass_serves_scale_and_threshold():
 
 @pytest.mark.parametrize("kw, match", [(dict(max_tokens=1), "max_tokens"), (dict(max_tokens=8.5), "max_tokens"),
                                        (dict(calibration_samples=0), "calibration_samples"),
-                                       (dict(n_iter_no_change=0), "n_iter_no_change")])
+                                       (dict(n_iter_no_change=0), "n_iter_no_change"),
+                                       (dict(refine_rounds=-1), "refine_rounds"), (dict(refine_rounds=True), "refine_rounds"),
+                                       (dict(refine_ratio=0.0), "refine_ratio"), (dict(refine_ratio=1.0), "refine_ratio"),
+                                       (dict(refine_rescale=1), "refine_rescale")])
 def test_cost_options_checked(kw, match):
     X, _, _ = _wide(d=12)
     with pytest.raises(ValueError, match=match):
         IMixerTabularDetector(**dict(FAST, **kw)).fit(X)
+
+
+def test_refinement_leaves_out_the_outliers_of_the_training_rows():
+    X, _, _ = _wide(n=200, d=12)
+    rng = np.random.RandomState(3)
+    outliers = rng.choice([-1.0, 1.0], size=(20, 12)) * 6.0 * X.std(0)  # gross, off the manifold
+    X_train = np.vstack([X, outliers])  # contaminated: rows 200-219 are outliers
+    det = IMixerTabularDetector(refine_rounds=1, refine_ratio=0.15, **FAST).fit(X_train)
+    left_out = np.setdiff1d(np.arange(220), det.train_rows_)
+    assert len(left_out) == 33  # the 15 % of 220 rows the first model scored highest
+    assert np.isin(np.arange(200, 220), left_out).sum() >= 18  # ... are the planted outliers
+    np.testing.assert_allclose(det.mean_, X_train[det.train_rows_].mean(0))  # refit standardised on the kept rows
+    # the threshold still comes from every training row, so contamination keeps its meaning
+    assert abs(det.predict(X_train).mean() - 0.1) < 0.03
+    subset = IMixerTabularDetector(refine_rounds=1, refine_ratio=0.15, max_train_samples=150, refine_rescale=False,
+                                   **FAST).fit(X_train)
+    assert len(subset.train_rows_) == 127 and np.all(np.diff(subset.train_rows_) > 0)  # of the 150-row subset
+    np.testing.assert_allclose(subset.mean_, X_train.mean(0))  # refine_rescale=False: every row's statistics
+    with pytest.raises(ValueError, match="refine_ratio=0.9 leaves"):
+        IMixerTabularDetector(refine_rounds=1, refine_ratio=0.9, **FAST).fit(X_train[:40])
 
 
 def _drive(hook, losses):
