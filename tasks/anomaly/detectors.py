@@ -201,6 +201,11 @@ class IMixerTabularDetector(_RunnerDetector):
         pool = np.arange(len(X))
         if self.max_train_samples is not None and len(X) > self.max_train_samples:
             pool = np.random.RandomState(seed).choice(len(X), int(self.max_train_samples), replace=False)
+        kept = int(len(pool) * (1.0 - float(self.refine_ratio)))
+        if self.refine_rounds and kept < self.min_samples:  # refuse before any training, not after the first fit
+            raise ValueError(f"refine_ratio={self.refine_ratio} leaves about {kept} of {len(pool)} training rows; "
+                             f"{type(self).__name__} needs >= {self.min_samples}: lower refine_ratio, set "
+                             "refine_rounds=0 or give more rows")
         rows = pool
         for round_ in range(int(self.refine_rounds) + 1):
             if round_:
@@ -208,10 +213,6 @@ class IMixerTabularDetector(_RunnerDetector):
                 # rows and fit afresh (standardisation included) on the rest; each round re-scores the pool
                 scores = self.model_.calibrate(self._tensor_batches(T[pool])).cpu().numpy()
                 rows = pool[scores <= np.quantile(scores, 1.0 - float(self.refine_ratio))]
-                if len(rows) < self.min_samples:
-                    raise ValueError(f"refine_ratio={self.refine_ratio} leaves {len(rows)} of {len(pool)} training "
-                                     f"rows; {type(self).__name__} needs >= {self.min_samples}: lower refine_ratio, "
-                                     "set refine_rounds=0 or give more rows")
             # the first fit standardises with every row, subsampled or not; refits with the rows kept, or again
             # with every row (refine_rescale=False)
             fitted = X[rows] if round_ and self.refine_rescale else X
