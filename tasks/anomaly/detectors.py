@@ -74,7 +74,8 @@ class IMixerTabularDetector(_RunnerDetector):
     (partition masks, ``error_df=4``, ``lr=1e-3``, ``min_iters=50``, two refinement rounds of 25 %) were
     chosen by leave-one-dataset-out selection on 15 sets (``configs/anomaly/select_tabular.py``).
 
-    Inputs are standardised internally with the mean / std of the rows trained on (so unscaled data works).
+    Inputs are standardised internally with the mean / std of the training rows (after refinement, of the
+    rows kept), so unscaled data works.
 
     The cost of a fit is ``refine_rounds + 1`` times ``steps x batch_size`` token sequences forward and
     backward plus ``score_repeats * ceil(1 / mask_ratio)`` forward passes per scored row (the training rows
