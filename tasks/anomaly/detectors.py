@@ -214,13 +214,14 @@ class IMixerTabularDetector(_RunnerDetector):
                 # rows and fit afresh (standardisation included) on the rest; each round re-scores the pool
                 scores = self.model_.calibrate(self._tensor_batches(T[pool])).cpu().numpy()
                 rows = pool[scores <= np.quantile(scores, 1.0 - float(self.refine_ratio))]
-            # the first fit standardises with every row, subsampled or not; refits with the rows kept, or again
-            # with every row (refine_rescale=False)
-            fitted = X[rows] if round_ and self.refine_rescale else X
-            self.mean_ = fitted.mean(0)
-            std = fitted.std(0)
-            self.scale_ = np.where(std > 0, std, 1.0)
-            T = self._tokens(self._transform(X))
+            if not round_ or self.refine_rescale:
+                # the first fit standardises with every row, subsampled or not; a refit with the rows it keeps
+                # (refine_rescale=False: the first fit's standardisation, and its tokens, stay)
+                fitted = X[rows] if round_ else X
+                self.mean_ = fitted.mean(0)
+                std = fitted.std(0)
+                self.scale_ = np.where(std > 0, std, 1.0)
+                T = self._tokens(self._transform(X))
             self.model_, self.n_iter_ = self._train(T[rows], seed)
         self.train_rows_ = np.sort(rows)
         rows = np.unique(np.linspace(0, len(T) - 1, min(len(T), int(self.calibration_samples))).astype(int))
