@@ -9,10 +9,18 @@ r"""How gradients reach the parameters through the fixed point :math:`z^\star = 
 * :func:`phantom_gradient`: ``k`` damped steps :math:`z \leftarrow (1-\lambda) z + \lambda f(z)` from
   the detached solution, differentiated by autograd (Geng et al., "On training implicit models",
   NeurIPS 2021).
+* fixed-point correction (Bai et al., "Deep equilibrium optical flow estimation", CVPR 2022): the
+  implicit or phantom gradient attached at several states sampled from the forward trajectory
+  (:func:`sample_indices`), mixed with :func:`correction_weights`; done by
+  :class:`~backbones.implicit.FixedPointLayer`.
+
+The implicit and phantom gradients take the whole fixed-point map ``f`` (input and parameters inside),
+so any layer whose solution is a fixed point ``z = f(z)`` uses them (the spectral-norm iMixer, the
+monotone-operator layer of :mod:`backbones.monotone`).
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +28,8 @@ import torch.nn.functional as F
 from .solvers import get_solver
 from .spectral_norm import ACT_FUNCTIONS
 
-__all__ = ["UnrolledSolve", "resolve_recompute", "act_backward", "implicit_gradient", "phantom_gradient"]
+__all__ = ["UnrolledSolve", "resolve_recompute", "act_backward", "implicit_gradient", "phantom_gradient",
+           "correction_weights", "sample_indices"]
 
 
 def act_backward(act: str, grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -133,32 +142,33 @@ class _AdjointSolve(torch.autograd.Function):
         return ctx.solve(grad), None
 
 
-def implicit_gradient(z_star: torch.Tensor, u: torch.Tensor, g: Callable[[torch.Tensor], torch.Tensor],
-                      g_detached: Callable[[torch.Tensor], torch.Tensor], *, adjoint_solver: str = "fixed_point",
+def implicit_gradient(z_star: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor],
+                      f_detached: Callable[[torch.Tensor], torch.Tensor], *, adjoint_solver: str = "fixed_point",
                       tol: float = 1e-3, max_iter: int = 30, on_solve: Optional[Callable] = None,
-                      solver_options: Optional[Dict] = None) -> torch.Tensor:
-    r"""Attach the detached solution ``z_star`` to the graph with the implicit gradient.
+                      solver_kwargs: Optional[Dict] = None) -> torch.Tensor:
+    r"""Attach the detached solution ``z_star`` of ``z = f(z)`` to the graph with the implicit gradient.
 
     Args:
         z_star: the fixed point, computed without a graph.
-        u: the layer input (may require grad).
-        g: ``G`` with the parameters in the graph.
-        g_detached: the same ``G`` with detached parameters (for the Jacobian-vector products).
-        adjoint_solver: a solver of :data:`~backbones.solvers.SOLVERS` for :math:`v = g + J^\top v`.
-        tol, max_iter: its tolerance and iteration cap.
+        f: the fixed-point map with the layer input and the parameters in the graph
+            (``u + G(z)`` for the iMixer).
+        f_detached: the same map with detached parameters (for the Jacobian-vector products).
+        adjoint_solver: a solver of :data:`~backbones.solvers.SOLVERS` for :math:`v = g + J_f^\top v`.
+        tol, max_iter: its tolerance and iteration cap (the layer's ``adjoint_tol`` / ``adjoint_max_iter``).
         on_solve: called with the adjoint solve's :class:`~backbones.solvers.SolverInfo`.
+        solver_kwargs: the adjoint solver's keyword arguments (validated by the layer's options).
 
     Returns:
-        ``u + G(z_star)`` (equal to ``z_star`` at the fixed point) whose backward pass carries the
-        implicit gradient to ``u`` and the parameters.
+        ``f(z_star)`` (equal to ``z_star`` at the fixed point) whose backward pass carries the
+        implicit gradient to ``f``'s inputs and parameters.
     """
     z_star = z_star.detach()
-    solver, options = get_solver(adjoint_solver), dict(solver_options or {})
+    solver, options = get_solver(adjoint_solver), dict(solver_kwargs or {})
 
     def solve(grad: torch.Tensor) -> torch.Tensor:
         with torch.enable_grad():
             z_in = z_star.detach().requires_grad_()
-            out = g_detached(z_in)
+            out = f_detached(z_in)
 
             def step(v: torch.Tensor) -> torch.Tensor:
                 (jtv,) = torch.autograd.grad(out, z_in, v, retain_graph=True)
@@ -170,13 +180,32 @@ def implicit_gradient(z_star: torch.Tensor, u: torch.Tensor, g: Callable[[torch.
             on_solve(info)
         return v
 
-    return _AdjointSolve.apply(u + g(z_star), solve)
+    return _AdjointSolve.apply(f(z_star), solve)
 
 
-def phantom_gradient(z_star: torch.Tensor, u: torch.Tensor, g: Callable[[torch.Tensor], torch.Tensor],
-                     steps: int, damping: float) -> torch.Tensor:
-    """``steps`` damped steps from the detached solution, differentiated by autograd."""
+def phantom_gradient(z_star: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor], steps: int,
+                     damping: float) -> torch.Tensor:
+    r"""``steps`` damped steps :math:`z \leftarrow (1-\lambda) z + \lambda f(z)` from the detached
+    solution, differentiated by autograd."""
     z = z_star.detach()
     for _ in range(steps):
-        z = (1 - damping) * z + damping * (u + g(z))
+        z = (1 - damping) * z + damping * f(z)
     return z
+
+
+def correction_weights(n_states: int, gamma: float) -> List[float]:
+    r"""Weights of the fixed-point correction's ``n_states`` sampled states, earliest first.
+
+    :math:`w_j \propto \gamma^{n-1-j}` (the final state weighs most), normalised to sum to 1. Plain
+    Python floats: they scale tensors on any device, so nothing here names a device.
+    """
+    raw = [gamma ** (n_states - 1 - j) for j in range(n_states)]
+    total = sum(raw)
+    return [w / total for w in raw]
+
+
+def sample_indices(steps: int, n_states: int) -> List[int]:
+    """Which of a trajectory's ``steps`` iterates (0-based, the final one last) the correction samples:
+    ``n_states`` evenly spaced, fewer (distinct) when the trajectory is shorter."""
+    picks = sorted({min(steps - 1, max(0, round((j + 1) * steps / n_states) - 1)) for j in range(n_states)})
+    return picks

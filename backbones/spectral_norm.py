@@ -37,6 +37,26 @@ ACT_FUNCTIONS: Dict[str, Callable] = {"gelu": F.gelu, "silu": F.silu, "relu": F.
 REFERENCE_COEFF = 0.9  # the authors' c (IMPLICIT_RECIPE['coeff'] is this constant)
 
 
+def _gelu_slope(x: torch.Tensor) -> torch.Tensor:
+    # d/dx x Phi(x) = Phi(x) + x phi(x)
+    return 0.5 * (1 + torch.erf(x * (1 / math.sqrt(2)))) + x * torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+
+
+def _silu_slope(x: torch.Tensor) -> torch.Tensor:
+    s = torch.sigmoid(x)
+    return s * (1 + x * (1 - s))
+
+
+#: the activations' derivatives written in differentiable ops (Jacobian-vector products whose own
+#: gradient autograd can take: Jacobian regularisation, gradcheck, torch.compile)
+ACT_SLOPES: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "gelu": _gelu_slope,
+    "silu": _silu_slope,
+    "relu": lambda x: (x > 0).to(x.dtype),
+    "tanh": lambda x: 1 - torch.tanh(x).square(),
+}
+
+
 def make_activation(name: str) -> nn.Module:
     """Return a fresh activation module for ``name`` (one of :data:`ACTIVATIONS`)."""
     if name not in ACTIVATIONS:
@@ -146,7 +166,23 @@ class SpectralNormLinear(nn.Module):
         self.register_buffer("u", F.normalize(torch.randn(out_features, **factory), dim=0))
         self.register_buffer("v", F.normalize(torch.randn(in_features, **factory), dim=0))
         self.register_buffer("sigma", torch.ones(1, **factory))
+        self.register_buffer("mask", None)  # a fixed 0/1 connectivity mask, see set_mask
         self.reset_parameters()
+
+    def set_mask(self, mask: torch.Tensor) -> None:
+        r"""Keep only the connections where ``mask`` (``(out_features, in_features)``, 0/1) is 1.
+
+        The layer then uses :math:`M \odot W` everywhere, and the power iteration and the cap act on
+        the masked weight, so :math:`\sigma_{max}(M \odot W) \le c` still bounds the layer's Lipschitz
+        constant (used by the causal token mixers, :mod:`backbones.token_mixers`). Saved as a buffer.
+        """
+        if tuple(mask.shape) != (self.out_features, self.in_features):
+            raise ValueError(f"mask shape {tuple(mask.shape)} != weight shape {(self.out_features, self.in_features)}")
+        self.register_buffer("mask", mask.to(self.weight.dtype).to(self.weight.device))
+        self.refresh(100)
+
+    def _masked(self, w: torch.Tensor) -> torch.Tensor:
+        return w if self.mask is None else w * self.mask.to(w.dtype)
 
     def reset_parameters(self) -> None:
         """xavier-uniform weight, zero bias (the Mixer init), then a converged power iteration."""
@@ -169,7 +205,7 @@ class SpectralNormLinear(nn.Module):
     def _power_iteration(self, n_steps: int) -> None:
         if self.weight.is_meta:  # shape-only model (e.g. counting parameters): nothing to iterate
             return
-        w = self._full(self.weight.detach())
+        w = self._masked(self._full(self.weight.detach()))
         wt = w.t()
         u, v = self._full(self.u), self._full(self.v)
         # F.normalize(x, eps=1e-12) in four ops per half-step: this loop is most of the layer's small
@@ -189,7 +225,7 @@ class SpectralNormLinear(nn.Module):
         if update:
             self._power_iteration(self.n_power)
         with torch.autocast(device_type=self.weight.device.type, enabled=False):
-            w = self._full(self.weight)
+            w = self._masked(self._full(self.weight))
             # clones: a later power iteration updates u, v in place, which must not invalidate this
             # graph (two training forwards before one backward, gradient checkpointing)
             sigma = torch.dot(self._full(self.u).clone(), w @ self._full(self.v).clone())

@@ -184,10 +184,11 @@ def test_registered_solver_serves_forward_and_adjoint():
         SOLVERS.pop("test_damped")
 
 
-def test_anderson_adjoint_gives_the_same_gradient_as_plain_iteration():
+@pytest.mark.parametrize("solver", ["anderson", "broyden"])
+def test_accelerated_adjoint_gives_the_same_gradient_as_plain_iteration(solver):
     grads = []
-    for adjoint in ("fixed_point", "anderson"):
-        layer = _contractive_layer(solver="anderson", grad="implicit", adjoint_solver=adjoint, tol=1e-12, max_iter=300)
+    for adjoint in ("fixed_point", solver):
+        layer = _contractive_layer(solver=solver, grad="implicit", adjoint_solver=adjoint, tol=1e-12, max_iter=300)
         u = torch.randn(2, 3, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1), requires_grad=True)
         layer(u).pow(3).sum().backward()
         grads.append((u.grad, layer.fc_a.weight.grad))
