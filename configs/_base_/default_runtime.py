@@ -1,6 +1,8 @@
 # Runtime shared by imixer's own configs (classification, anomaly, text, graph).
 default_scope = 'imixer'
 custom_imports = dict(imports=['backbones', 'tasks.common'], allow_failed_imports=False)
+# tasks/common/runner.py: split checks, schedules that follow the run, the test after training
+runner_type = 'imixer.IMixerRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

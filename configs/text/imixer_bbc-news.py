@@ -12,7 +12,7 @@ custom_imports = dict(imports=['backbones', 'tasks.common', 'tasks.text'], allow
 # Each setting below is stated once and reaches every place that uses it (tasks.text.resolve_text_config,
 # run by tools/train.py / tools/test.py): e.g. --cfg-options source=my.csv max_length=128.
 # num_labels (and id2label) come from the training split's labels.
-config_resolvers = ['tasks.text.resolve_text_config']
+config_resolvers = ['resolve_text_config']
 source = 'bbc_news'    # or a CSV file, a folder with train/val/test.csv, a folder of <class>/*.txt
 max_length = 256       # the datasets' truncation / padding and the model's fixed token count
 vocab_size = 30522     # the tokenizer's vocabulary, and the model's embedding rows

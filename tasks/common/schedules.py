@@ -3,8 +3,8 @@
 The shipped configs plan their schedules (warm-up, cosine decay) for the run length they set
 (``train_cfg.max_epochs`` / ``max_iters``). When a user shortens or lengthens the run with
 ``--cfg-options train_cfg.max_epochs=6``, mmengine would keep the planned boundaries, so a cosine planned
-for 30 epochs is still high when the 6 epochs end. :func:`follow_run_length` (called by
-``tools/train.py`` between building the Runner and training, when the epoch length is known) rescales
+for 30 epochs is still high when the 6 epochs end. :func:`rescale_for_run` (called by
+:class:`tasks.common.runner.IMixerRunner` when it builds the schedulers, the epoch length known) rescales
 every scheduler's ``begin`` / ``end`` / ``T_max`` / ``milestones`` / ``step_size`` by
 ``actual length / planned length``. Epoch-based schedulers that convert to iterations are resolved to
 iterations here (exact phase lengths in steps); a phase left with fewer than two steps is dropped.
@@ -67,30 +67,35 @@ def rescale_schedulers(schedulers: Iterable[dict], factor: float, epoch_length: 
     return out
 
 
-def follow_run_length(runner, planned: Optional[tuple], cfg_options: Optional[dict] = None) -> None:
-    """Rescale ``runner``'s (not yet built) param schedulers from the ``planned`` run length (the
-    config's, see :func:`run_length`) to the run's actual one; nothing changes when they agree, when
-    the user set ``param_scheduler`` in ``cfg_options``, or when the schedulers are already built.
+def rescale_for_run(schedulers, planned_cfg, cfg, epoch_length: int):
+    """``schedulers`` (configs, a list or a dict of lists per optimizer) scaled from the run length the
+    config file plans (``planned_cfg``, the file as written) to the run's (``cfg``, after the overrides).
+
+    Unchanged when the two lengths agree, when they count different units, or when the run's
+    ``param_scheduler`` differs from the file's (the user set the schedule: it is used as given).
     """
-    actual = run_length(runner.cfg)
-    schedulers = runner.param_schedulers
+    planned, actual = run_length(planned_cfg), run_length(cfg)
     if (planned is None or actual is None or planned[0] != actual[0] or planned[1] == actual[1]
-            or any(k.startswith("param_scheduler") for k in (cfg_options or {}))):
-        return
-    if isinstance(schedulers, dict):
-        if not all(isinstance(v, list) and all(isinstance(s, dict) for s in v) for v in schedulers.values()):
-            return
-    elif not isinstance(schedulers, list) or not schedulers or not all(isinstance(s, dict) for s in schedulers):
-        return
+            or _plain(planned_cfg.get("param_scheduler")) != _plain(cfg.get("param_scheduler"))):
+        return schedulers
     factor = actual[1] / planned[1]
-    epoch_length = len(runner.train_dataloader) if actual[0] == "epochs" else 1
+    epoch_length = epoch_length if actual[0] == "epochs" else 1
     dropped: list = []
     if isinstance(schedulers, dict):  # one list per optimizer of an OptimWrapperDict
-        runner.param_schedulers = {k: rescale_schedulers(v, factor, epoch_length, dropped)
-                                   for k, v in schedulers.items()}
+        out = {k: rescale_schedulers(v, factor, epoch_length, dropped) for k, v in schedulers.items()}
     else:
-        runner.param_schedulers = rescale_schedulers(schedulers, factor, epoch_length, dropped)
+        out = rescale_schedulers(schedulers if isinstance(schedulers, list) else [schedulers], factor,
+                                 epoch_length, dropped)
     note = f"; too short for this run, dropped: {', '.join(dropped)}" if dropped else ""
     print_log(f"param_scheduler planned for {planned[1]} {planned[0]}, this run has {actual[1]}: its boundaries "
-              f"are scaled by {factor:.4g} to follow the run{note}. Now: {runner.param_schedulers}",
-              logger="current", level=logging.INFO)
+              f"are scaled by {factor:.4g} to follow the run{note}. Now: {out}", logger="current", level=logging.INFO)
+    return out
+
+
+def _plain(value):
+    """Config values as plain Python (ConfigDict -> dict) for comparison."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

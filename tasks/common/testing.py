@@ -1,32 +1,24 @@
-"""A run ends like a product: every split checked before training, the test split evaluated after it.
+"""Split checks and checkpoint choice of :class:`tasks.common.runner.IMixerRunner`.
 
-``tools/train.py`` calls, around ``runner.train()``:
-
-* :func:`build_and_check_splits` right after the Runner is built: the datasets of the train, val and
-  test dataloaders are built (once: the Runner reuses them), each must be non-empty, yield its first
-  item and agree on the class list with the training split, so a bad test split fails in seconds
-  instead of after a whole training run;
-* :func:`evaluate_after_train` after training: the best checkpoint (the config's ``CheckpointHook``
-  ``save_best`` rule; the last checkpoint when there is none) is loaded exactly as ``tools/test.py``
-  loads it, the test split is evaluated with the config's ``test_evaluator`` and
-  ``<work_dir>/test_metrics.json`` is written (rank 0): metric name -> value, plus ``checkpoint``.
+* :func:`check_splits` (before training): the train, val and test splits are built (once: the Runner
+  reuses them), each must be non-empty, yield its first item and agree on the class list with the
+  training split, so a bad test split fails in seconds instead of after a whole training run;
+* :func:`select_checkpoint` (after training): the best checkpoint of the config's ``CheckpointHook``
+  ``save_best`` rule, else the last checkpoint, else the final weights; the runner tests it and writes
+  ``<work_dir>/test_metrics.json`` (metric name -> value, plus ``checkpoint``).
 """
 from __future__ import annotations
 
 import contextlib
-import json
 import os.path as osp
 import random
 from typing import Dict, List, Optional
 
 import numpy as np
 import torch
-from mmengine.dist import broadcast_object_list, get_world_size, is_main_process
 from mmengine.hooks import CheckpointHook
 
-SPLIT_LOADERS = (("train", "_train_dataloader", "train_dataloader"),
-                 ("val", "_val_dataloader", "val_dataloader"),
-                 ("test", "_test_dataloader", "test_dataloader"))
+SPLITS = (("train", "train_dataloader"), ("val", "val_dataloader"), ("test", "test_dataloader"))
 TEST_METRICS_FILE = "test_metrics.json"
 
 
@@ -54,17 +46,17 @@ def dataset_classes(dataset) -> Optional[List[str]]:
     return [str(c) for c in classes] if classes else None
 
 
-def build_and_check_splits(runner, config_name: str = "the config") -> Dict[str, object]:
+def check_splits(runner, config_name: Optional[str] = None) -> Dict[str, object]:
     """Build and check every dataset split the run will use, before the first training step.
 
-    The train / val / test dataloaders are built here, with the arguments the Runner's loops use
-    (``seed``, ``diff_rank_seed``), and stored in the Runner, so nothing is built twice. Building the test
-    split and loading the first items leave the random state untouched: training draws what it drew
-    before this check existed.
+    The train / val / test loops (and so their dataloaders) are built through the Runner's own
+    ``train_loop`` / ``val_loop`` / ``test_loop`` properties, exactly as training would build them, so
+    nothing is built twice. Building the test split and loading the first items leave the random state
+    untouched: training draws what it would draw without this check.
 
     Args:
         runner: an mmengine ``Runner`` that has not trained yet (every rank calls this).
-        config_name: the config file, for messages.
+        config_name: the config file, for messages (default: the runner's config file).
 
     Returns:
         ``{split: dataset}`` of the splits the config has.
@@ -74,22 +66,23 @@ def build_and_check_splits(runner, config_name: str = "the config") -> Dict[str,
             that cannot be built or whose first item cannot be loaded raises its own error, after an
             error line naming the split's config option.
     """
+    config_name = config_name or getattr(runner.cfg, "filename", None) or "the config"
     built: Dict[str, object] = {}
-    diff_rank_seed = runner._randomness_cfg.get("diff_rank_seed", False)
-    for split, attr, option in SPLIT_LOADERS:
-        loader = getattr(runner, attr, None)
-        if loader is None:
+    for split, option in SPLITS:
+        if not runner.cfg.get(option):
             continue
         keep_rng = _rng_preserved() if split == "test" else contextlib.nullcontext()
         try:
             with keep_rng:
-                loader = runner.build_dataloader(loader, seed=runner.seed, diff_rank_seed=diff_rank_seed)
+                loop = getattr(runner, f"{split}_loop")
         except Exception:
             runner.logger.error(f"[splits] {option}.dataset of {config_name} could not be built (see the error below)")
             raise
-        setattr(runner, attr, loader)
-        built[split] = loader.dataset
-        _check_split(runner, loader.dataset, split, option, config_name)
+        if loop is None:
+            continue
+        dataset = loop.dataloader.dataset
+        built[split] = dataset
+        _check_split(runner, dataset, split, option, config_name)
     train_classes = dataset_classes(built.get("train"))
     for split, dataset in built.items():
         classes = dataset_classes(dataset)
@@ -156,7 +149,8 @@ def select_checkpoint(runner) -> tuple:
     return None, "the final weights (no checkpoint was saved)"
 
 
-def _json_value(v):
+def json_value(v):
+    """A metric value as plain JSON (tensors and numpy scalars / arrays converted)."""
     if isinstance(v, torch.Tensor):
         v = v.detach().cpu().numpy()
     if isinstance(v, np.ndarray):
@@ -166,41 +160,4 @@ def _json_value(v):
     return v
 
 
-def has_test_split(runner) -> bool:
-    return all(getattr(runner, a, None) is not None for a in ("_test_dataloader", "_test_loop", "_test_evaluator"))
-
-
-def evaluate_after_train(runner) -> Optional[dict]:
-    """Evaluate the test split with the checkpoint of :func:`select_checkpoint` and write
-    ``<work_dir>/test_metrics.json`` (rank 0). Every rank must call it (the evaluation is distributed).
-
-    Returns:
-        the metrics (plus ``checkpoint``), or ``None`` when the config has no test split.
-    """
-    if not has_test_split(runner):
-        runner.logger.info("[test] the config has no test_dataloader / test_cfg / test_evaluator: skipping the "
-                           "test after training")
-        return None
-    choice = list(select_checkpoint(runner))
-    if get_world_size() > 1:  # every rank tests what rank 0 chose
-        broadcast_object_list(choice)
-    ckpt, why = choice
-    log = runner.logger.info if ckpt else runner.logger.warning
-    log(f"[test] evaluating the test split with {why}: {ckpt or 'in memory'}")
-    # Load as tools/test.py does: the weights only (never a resume), after the hooks' before_run.
-    runner._resume = False
-    runner._load_from = ckpt
-    runner._has_loaded = ckpt is None
-    metrics = runner.test()
-    result = {"checkpoint": osp.abspath(ckpt) if ckpt else None}
-    result.update({k: _json_value(v) for k, v in metrics.items()})
-    if is_main_process():
-        path = osp.join(runner.work_dir, TEST_METRICS_FILE)
-        with open(path, "w") as f:
-            json.dump(result, f, indent=2)
-        runner.logger.info(f"[test] test metrics written to {path}")
-    return result
-
-
-__all__ = ["SplitError", "build_and_check_splits", "select_checkpoint", "evaluate_after_train", "has_test_split",
-           "TEST_METRICS_FILE"]
+__all__ = ["SplitError", "check_splits", "select_checkpoint", "json_value", "TEST_METRICS_FILE"]

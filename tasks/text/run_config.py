@@ -13,13 +13,15 @@ them when not given and are checked against them when given, and a validation / 
 never occurs in training is an error naming the split's file, the label and the training classes,
 all before the Runner is built.
 
-``tools/train.py`` and ``tools/test.py`` call it for configs that name it in
-``config_resolvers = ['tasks.text.resolve_text_config']``; call it yourself before
-``Runner.from_cfg(cfg)`` otherwise.
+:class:`tasks.common.runner.IMixerRunner` calls it (registered in ``FUNCTIONS``) for configs that name it
+in ``config_resolvers = ['resolve_text_config']``, so ``tools/train.py``, ``tools/test.py`` and the grid
+runner all resolve the same way; call it yourself before building a plain mmengine ``Runner``.
 """
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
+
+from tasks.common.runner import FUNCTIONS
 
 from .datasets import check_labels, load_split, split_file
 
@@ -96,6 +98,7 @@ def _check_labels(datasets: List[Tuple[str, dict]], hf_config: Optional[dict]) -
     hf_config.setdefault("label2id", {c: i for i, c in enumerate(classes)})
 
 
+@FUNCTIONS.register_module()
 def resolve_text_config(cfg):
     """Write the top-level settings of :data:`SHARED` into every place that uses them, take
     ``num_labels`` from the training split (checking a given one), and refuse validation / test labels

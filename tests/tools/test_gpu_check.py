@@ -27,7 +27,7 @@ def test_cls_and_graph_on_cpu(run_tool, tmp_path):
         assert status == "ok", cells
         assert iters == "2" and float(speed) > 0 and re.fullmatch(r"\d+(\.\d+)? (MiB|GiB)", mem)
         assert dtype == "float32" and re.fullmatch(r"cls/accuracy \d+(\.\d+)?", metric)
-        result = json.loads((tmp_path / "work" / task / "result.json").read_text())
+        result = json.loads((tmp_path / "work" / task / "work" / "probe.json").read_text())
         assert result["iters"] == 2 and result["losses"] and all(math.isfinite(v) for v in result["losses"].values())
     assert rows["cls"][1] == "`configs/cls/imixer-t_digits.py`" and rows["cls"][2].startswith("ImageClassifier/IMixer")
     assert rows["graph"][2].startswith("NodeClassifier/HopMixer")

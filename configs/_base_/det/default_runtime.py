@@ -1,6 +1,8 @@
 # Runtime of imixer's mmdet configs (mmdet's default_runtime.py plus imixer's imports and solver statistics).
 default_scope = 'mmdet'
 custom_imports = dict(imports=['backbones', 'tasks.common', 'tasks.detection'], allow_failed_imports=False)
+# tasks/common/runner.py: split checks, schedules that follow the run, the test after training
+runner_type = 'imixer.IMixerRunner'
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20),

@@ -1,6 +1,8 @@
 # Runtime of imixer's mmseg configs (mmseg's default_runtime.py plus imixer's imports and solver statistics).
 default_scope = 'mmseg'
 custom_imports = dict(imports=['backbones', 'tasks.common', 'tasks.segmentation'], allow_failed_imports=False)
+# tasks/common/runner.py: split checks, schedules that follow the run, the test after training
+runner_type = 'imixer.IMixerRunner'
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
