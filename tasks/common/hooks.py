@@ -6,6 +6,7 @@ from typing import Optional
 from mmengine.hooks import Hook
 
 from backbones import collect_solver_stats, name_implicit_layers
+from backbones.implicit import attach_jacobian_loss
 from backbones.registry import HOOKS
 
 from .models import unwrap_model
@@ -21,14 +22,17 @@ class SolverStatsHook(Hook):
     ``train/solver_iters``, ``train/solver_residual``, ``train/solver_nonfinite``, ... (``val/...``,
     ``test/...``), so the logger and every visualisation backend show them next to the loss. The hook
     runs before the ``LoggerHook`` (priority ``NORMAL`` < ``BELOW_NORMAL``), so every logged iteration
-    carries them. Before the run it names every implicit layer by its module path, for warnings.
-    Models without implicit layers log nothing.
+    carries them. Before the run it names every implicit layer by its module path, for warnings, and
+    when a layer has a Jacobian penalty (``jac_reg > 0``) makes the model's loss dict carry it as
+    ``loss_jac`` (:func:`~backbones.implicit.attach_jacobian_loss`), so it is optimised and logged with
+    the other losses. Models without implicit layers log nothing.
     """
 
     priority = "NORMAL"
 
     def before_run(self, runner) -> None:
         name_implicit_layers(unwrap_model(runner.model))
+        attach_jacobian_loss(unwrap_model(runner.model))
 
     def _log(self, runner, mode: str) -> None:
         for key, value in collect_solver_stats(unwrap_model(runner.model)).items():
