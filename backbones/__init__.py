@@ -22,6 +22,7 @@ from .convert import convert_reference_state_dict
 from .implicit import IMPLICIT_RECIPE, ImplicitLayer, ImplicitOptions, collect_solver_stats, name_implicit_layers
 from .solvers import SOLVERS, register_solver
 from .spectral_norm import SpectralNormLinear, lipschitz_bound
+from .monotone import MonotoneLayer, MonotoneMLP
 from .token_mixers import ImplicitMLP, Mlp, build_token_mixer, resolve_token_mixer
 from .mixer import IMixer, MixerBlock, MLPMixer
 from .pyramid import IMixerPyramid
@@ -34,7 +35,7 @@ __all__ = [
     "MODELS", "DATASETS", "METRICS", "HOOKS", "TRANSFORMS", "register_backbone", "build_backbone",
     "list_backbones", "IMPLICIT_RECIPE", "ImplicitLayer", "ImplicitOptions", "ImplicitMLP", "Mlp",
     "SpectralNormLinear", "build_token_mixer", "resolve_token_mixer", "SOLVERS", "register_solver",
-    "collect_solver_stats", "name_implicit_layers", "lipschitz_bound", "MixerBlock", "MLPMixer", "IMixer", "IMixerSequence", "IMixerPyramid",
+    "collect_solver_stats", "name_implicit_layers", "MonotoneLayer", "MonotoneMLP", "lipschitz_bound", "MixerBlock", "MLPMixer", "IMixer", "IMixerSequence", "IMixerPyramid",
     "convert_reference_state_dict",
 ]
 

@@ -281,6 +281,10 @@ class FixedPointLayer(nn.Module):
         name: how warnings and errors name the layer (set by :func:`name_implicit_layers`).
     """
 
+    #: what the non-convergence warning and the divergence report suggest
+    convergence_hint = "raise max_iter"
+    divergence_hint = "check the learning rate"
+
     def _init_solve(self, opts: SolveOptions) -> None:
         self.options = opts
         self.solver, self.grad = opts.solver, opts.resolved_grad
@@ -412,7 +416,7 @@ class FixedPointLayer(nn.Module):
         if self.solver != "unroll" and info.steps >= cap and worst.item() >= self.tol:
             self._warn("max_iter", f"{self.name}: fixed-point solve stopped at max_iter={cap} with "
                                    f"relative residual {worst.item():.3e} > tol={self.tol} ({self.solver}); "
-                                   "raise max_iter or lower coeff")
+                                   f"{self.convergence_hint}")
 
     def _record_adjoint(self, info: SolverInfo) -> None:
         worst = info.worst_residual().detach().float()
@@ -432,8 +436,7 @@ class FixedPointLayer(nn.Module):
         if u is not None:
             bad_in = (~torch.isfinite(u.detach().flatten(1)).all(1))[mask]
             cause = ("the layer's input was already non-finite there" if bool(bad_in.all()) else
-                     "the input was finite for some: the iteration diverged there (lower coeff, a convergent "
-                     "solver, or check the learning rate)")
+                     f"the input was finite for some: the iteration diverged there ({self.divergence_hint})")
         else:
             cause = "the incoming gradient or the Jacobian product is non-finite"
         msg = (f"{self.name}: {n_bad} of {mask.numel()} samples non-finite in the {where} solve "
@@ -509,6 +512,9 @@ class ImplicitLayer(FixedPointLayer):
     Shapes:
         ``u``: ``(B, *, D)`` -> ``z*``: ``(B, *, D)``; convergence is judged per ``B`` sample.
     """
+
+    convergence_hint = "raise max_iter or lower coeff"
+    divergence_hint = "lower coeff, a convergent solver, or check the learning rate"
 
     def __init__(self, dim: int, device=None, dtype=None, **options) -> None:
         super().__init__()
