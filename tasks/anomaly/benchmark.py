@@ -37,7 +37,6 @@ data is the held-out column.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import contextlib
@@ -52,6 +51,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from tasks.common.store import append_row as store_append, config_hash as store_hash, read_rows
 
 from .datasets import SOURCE_GROUPS, AnomalyData, dataset_key, load_dataset
 from .engine import split_and_scale
@@ -143,9 +144,7 @@ def config_hash(dataset_spec, detector_cfg: dict, test_size: float, standardize:
         params = {k: v for k, v in params.items() if k not in ("random_state", "device", "verbose")}
     except Exception:  # an unbuildable detector: hash its config (its cells are errors anyway)
         params = detector_cfg
-    blob = json.dumps([dataset_spec, detector_cfg.get("type"), params, test_size, standardize], sort_keys=True,
-                      default=str)
-    return hashlib.sha1(blob.encode()).hexdigest()[:10]
+    return store_hash(dataset_spec, detector_cfg.get("type"), params, test_size, standardize)
 
 
 # -- the results file -----------------------------------------------------------------------------------
@@ -153,43 +152,19 @@ def _cell_key(row: dict) -> tuple:
     return row["dataset"], row["detector"], row["seed"], row["config_hash"]
 
 
-def read_results(path: Path) -> List[dict]:
-    """Rows of ``results.csv``, one per cell (the last one written wins, e.g. a retried failure).
+def _valid(row: dict) -> bool:
+    return row.get("status") in ("ok", "error", "timeout") and row.get("seed", "").lstrip("-").isdigit()
 
-    A half-written last line (a run killed while appending) is cut off the file, and a file holding
-    several rows of one cell is rewritten with one; both in place of the file only by
-    ``os.truncate`` / an atomic rename, so a kill at any moment never loses finished rows.
-    """
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        data = data[: data.rfind(b"\n") + 1]
-        os.truncate(path, len(data))
-    rows = list(csv.DictReader(data.decode().splitlines()))
-    rows = [r for r in rows if r.get("status") in ("ok", "error", "timeout") and r.get("seed", "").lstrip("-").isdigit()]
-    unique = list({_cell_key(r): r for r in rows}.values())
-    if len(unique) < len(rows):
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-            writer.writeheader()
-            writer.writerows({k: r.get(k, "") for k in CSV_FIELDS} for r in unique)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    return unique
+
+def read_results(path: Path) -> List[dict]:
+    """Rows of ``results.csv``, one per cell (the last one written wins, e.g. a retried failure); a
+    half-written last line is cut off (:func:`tasks.common.store.read_rows`)."""
+    return read_rows(path, CSV_FIELDS, _cell_key, _valid)
 
 
 def append_row(path: Path, row: dict) -> None:
-    new = not path.exists() or path.stat().st_size == 0
-    with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerow({k: row.get(k, "") for k in CSV_FIELDS})
-        f.flush()
-        os.fsync(f.fileno())
+    """Append one finished cell (locked and fsynced: :func:`tasks.common.store.append_row`)."""
+    store_append(path, CSV_FIELDS, row)
 
 
 # -- running --------------------------------------------------------------------------------------------
