@@ -1,46 +1,66 @@
+# >>> NOTE TO THE HELPER WORKING ON ISSUE 28 (from the lead; delete this block, do not commit it) >>>
+# Your brief left out the shared ground rules. Read /tmp/common_brief.md NOW and follow it:
+# commit only your own files, flock for heavy jobs and timing, grid-config format, deadline 23:20 UTC.
+# <<< END NOTE <<<
 r"""IMixerPyramid: a hierarchical (i)Mixer for detection and segmentation.
 
 A Mixer's token-mixing weights fix the number of tokens, so the isotropic Mixer cannot take arbitrary
 image sizes. The pyramid mixes tokens inside fixed ``w x w`` windows instead (``N = w^2`` tokens, the
-same token mixer for every window), as Swin does with attention:
+same token mixer for every window), as Swin does with attention, in a MetaFormer (Yu et al.,
+*MetaFormer is actually what you need for vision*, CVPR 2022) with the convolutional parts that
+hierarchical MetaFormers and dense MLPs use to learn objects that move and change scale:
 
 .. math::
     X_s \in \mathbb{R}^{H_s \times W_s \times C_s}, \quad H_s = \lceil H / 2^{s+2} \rceil, \quad
     C_s = 2^s C_0, \qquad s = 0, 1, 2, 3 \ (\text{strides } 4, 8, 16, 32).
 
-* **Stem**: a ``4 x 4`` convolution with stride 4 (``C_in -> C_0``) and a LayerNorm, the input
-  zero-padded to a multiple of 4.
-* **Patch merging** (start of stages 1-3): the ``2 x 2`` neighbours are concatenated
-  (``4 C_s``), layer-normalised and projected to ``2 C_s`` (a linear map without bias); odd maps are
-  zero-padded to an even size first.
-* **Blocks**: :class:`backbones.mixer.MixerBlock` applied to every window,
+* **Stem** (``stem='conv'``): two overlapping ``3 x 3`` stride-2 convolutions (``C_in -> C_0/2 -> C_0``,
+  LayerNorm and GELU between; Xiao et al., *Early convolutions help transformers see better*, 2021),
+  then a LayerNorm. ``stem='patch'``: the first design's ``4 x 4`` stride-4 convolution (input
+  zero-padded to a multiple of 4).
+* **Downsampling** (start of stages 1-3, ``downsample='conv'``): LayerNorm and an overlapping ``3 x 3``
+  stride-2 convolution ``C_s -> 2 C_s`` (PVTv2's overlapping patch embedding, Wang et al. 2022, with
+  ConvNeXt's norm placement). ``downsample='merge'``: Swin's ``2 x 2`` patch merging (concatenate,
+  LayerNorm, linear).
+* **Blocks** (:class:`PyramidBlock`), pre-norm,
 
   .. math::
-      x \leftarrow x + \mathrm{TokenMix}(\mathrm{LN}(x)^\top)^\top, \qquad
+      x \leftarrow x + \mathrm{WindowTokenMix}(\mathrm{LN}(x)), \qquad
       x \leftarrow x + \mathrm{ChannelMLP}(\mathrm{LN}(x)),
 
   with ``TokenMix`` the implicit module :math:`W_{out}\sigma((1-G)^{-1} W_{in} x)` of the iMixer
   (``token_mixer='implicit'``) or the plain MLP of the MLP-Mixer (``token_mixer='mlp'``, the
-  explicit twin). The token mixer's internal width is ``D = round(token_ratio * w^2)`` (default
-  ``token_ratio=1``: ``D = N = 49`` for ``w = 7``), independent of the channel width, because it acts
-  along the ``N`` tokens of a window.
+  explicit twin: nothing else differs), acting along the ``w^2`` tokens of every window, with internal
+  width ``D = round(token_ratio * w^2)``. The channel MLP acts on the map's real tokens only; with
+  ``mlp_dwconv=True`` it holds a depthwise ``3 x 3`` convolution, ``fc1 -> DWConv -> GELU -> fc2``
+  (SegFormer's Mix-FFN, Xie et al. 2021; PVTv2), the locality and translation equivariance that the
+  position-specific token mixing lacks (CycleMLP, AS-MLP and Hire-MLP add local, shift-equivariant
+  mixing for the same reason). ``pos_embed=True`` adds CPVT's convolutional position encoding
+  ``x + DWConv3x3(x)`` at the start of every stage (Chu et al., 2021).
+* **Windows sized to the maps**: ``window_size`` is one ``w`` or one per stage. The default
+  ``(7, 7, 4, 2)`` tiles the maps of a 56 px image (14, 7, 4, 2) without padding and keeps several
+  windows, whose token-mixing weights are shared, at every stage of a 112 px image (28, 14, 7, 4).
 * **Windows and borders**: the map is zero-padded on the bottom / right to a multiple of ``w``; the
-  padded positions are masked (:class:`MixerBlock` zeroes them before token mixing), so real tokens
-  never see padding, and the padding is cropped after every block. Nothing at the border is lost.
+  padded positions are masked (zeroed before token mixing), so real tokens never see padding, and the
+  padding is cropped after the token mixer. Nothing at the border is lost.
 * **Shifted windows**: every second block shifts the window grid by ``w // 2`` by padding ``w // 2``
   zeros on the top / left (then to a multiple of ``w``) instead of Swin's cyclic roll, so no token is
   mixed with the opposite border; information crosses window borders from block to block. A map that
   fits in one window (``H, W <= w``) is not shifted: all its tokens are mixed together already.
 
 Any input size works (also one smaller than one window: its single window is mostly padding, and the
-mask keeps the result exact). The named sizes count parameters without a head (``num_classes=0``):
+mask keeps the result exact). The named designs and sizes count parameters without a head
+(``num_classes=0``); ``*-v1`` is the first design (``stem='patch'``, ``downsample='merge'``, plain
+channel MLP, ``window_size=7``), kept for comparison:
 
-=========  ===========  ============  ==================  ==============  ==============================
-arch       embed_dims   depths        implicit (default)  ``'mlp'`` twin  reference (no fc layer)
-=========  ===========  ============  ==================  ==============  ==============================
-``tiny``   64           2, 2, 10, 2   10.7 M              10.6 M          ResNet-18: 11.2 M (11.7 M)
-``small``  96           2, 2, 10, 2   23.8 M              23.7 M          ResNet-50: 23.5 M (25.6 M)
-=========  ===========  ============  ==================  ==============  ==============================
+============  ===========  ============  ==================  ==============  ==========================
+arch          embed_dims   depths        implicit (default)  ``'mlp'`` twin  reference (no fc layer)
+============  ===========  ============  ==================  ==============  ==========================
+``tiny``      64           2, 2, 10, 2   11.6 M              11.6 M          ResNet-18: 11.2 M (11.7 M)
+``small``     96           2, 2, 8, 2    23.5 M              23.4 M          ResNet-50: 23.5 M (25.6 M)
+``tiny-v1``   64           2, 2, 10, 2   10.7 M              10.6 M          ResNet-18: 11.2 M (11.7 M)
+``small-v1``  96           2, 2, 10, 2   23.8 M              23.7 M          ResNet-50: 23.5 M (25.6 M)
+============  ===========  ============  ==================  ==============  ==========================
 
 The backbone follows mmdet's contract (``mmdet/models/backbones/swin.py``): ``out_indices`` with a
 LayerNorm per output (``norm{i}``), ``frozen_stages`` (re-applied in :meth:`IMixerPyramid.train`),
@@ -61,12 +81,13 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
 from .implicit import name_implicit_layers
-from .mixer import LayerNorm, MixerBlock, init_mixer_weights, named_apply
+from .mixer import DropPath, LayerNorm, init_mixer_weights, named_apply
 from .registry import register_backbone
-from .spectral_norm import SpectralNormLinear, checkpoint
-from .token_mixers import TokenMixerSpec, resolve_token_mixer
+from .spectral_norm import SpectralNormLinear, checkpoint, make_activation
+from .token_mixers import Mlp, TokenMixerSpec, build_token_mixer, resolve_token_mixer
 
-__all__ = ["IMixerPyramid", "PatchMerging", "WindowStage", "window_partition", "window_reverse"]
+__all__ = ["IMixerPyramid", "PyramidBlock", "MixFFN", "ConvStem", "ConvDownsample", "PatchMerging", "WindowStage",
+           "window_partition", "window_reverse"]
 
 
 def window_partition(x: torch.Tensor, window: int, shift: int = 0) -> Tuple[torch.Tensor, Optional[torch.Tensor], tuple]:
@@ -111,7 +132,7 @@ def window_reverse(windows: torch.Tensor, window: int, geometry: tuple) -> torch
 
 
 class PatchMerging(nn.Module):
-    """``2 x 2`` patch merging: concatenate neighbours (``4C``), LayerNorm, linear ``4C -> out``.
+    """``2 x 2`` patch merging (Swin): concatenate neighbours (``4C``), LayerNorm, linear ``4C -> out``.
 
     Shapes:
         ``(B, H, W, C) -> (B, ceil(H / 2), ceil(W / 2), out_dim)`` (odd sizes are zero-padded).
@@ -131,8 +152,112 @@ class PatchMerging(nn.Module):
         return self.reduction(self.norm(x))
 
 
+class ConvDownsample(nn.Module):
+    """Overlapping strided-convolution downsampling: LayerNorm, ``3 x 3`` convolution with stride 2.
+
+    PVTv2's overlapping patch embedding (a ``3 x 3``, stride-2 convolution between stages) with
+    ConvNeXt's placement of the norm before it.
+
+    Shapes:
+        ``(B, H, W, C) -> (B, ceil(H / 2), ceil(W / 2), out_dim)``.
+    """
+
+    def __init__(self, dim: int, out_dim: Optional[int] = None) -> None:
+        super().__init__()
+        self.dim, self.out_dim = dim, out_dim or 2 * dim
+        self.norm = LayerNorm(dim)
+        self.reduction = nn.Conv2d(dim, self.out_dim, kernel_size=3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.reduction(self.norm(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+class ConvStem(nn.Module):
+    """Overlapping convolutional stem: ``3 x 3`` stride-2 convolution to ``dim / 2``, LayerNorm, GELU,
+    ``3 x 3`` stride-2 convolution to ``dim`` (Xiao et al., *Early convolutions help transformers see
+    better*, NeurIPS 2021; the overlapping patch embedding of PVTv2).
+
+    Shapes:
+        ``(B, C_in, H, W) -> (B, dim, ceil(H / 4), ceil(W / 4))`` (NCHW, like the ``4 x 4`` patch stem).
+    """
+
+    def __init__(self, in_channels: int, dim: int) -> None:
+        super().__init__()
+        mid = max(1, dim // 2)
+        self.conv1 = nn.Conv2d(in_channels, mid, kernel_size=3, stride=2, padding=1)
+        self.norm = LayerNorm(mid)
+        self.act = nn.GELU()
+        self.conv2 = nn.Conv2d(mid, dim, kernel_size=3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.norm(self.conv1(x).permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
+        return self.conv2(x)
+
+
+class MixFFN(nn.Module):
+    """Channel MLP with a depthwise ``3 x 3`` convolution between its layers: ``fc1 -> DWConv -> act ->
+    fc2`` (SegFormer's Mix-FFN, PVTv2's convolutional feed-forward). Without ``dwconv`` it is the Mixer's
+    channel MLP (:class:`~backbones.token_mixers.Mlp`, the same parameter names ``fc1`` / ``fc2``).
+
+    Shapes:
+        ``(B, H, W, C) -> (B, H, W, C)`` (channels last).
+    """
+
+    def __init__(self, dim: int, hidden: int, act: str = "gelu", drop: float = 0.0) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.dwconv = nn.Conv2d(hidden, hidden, kernel_size=3, padding=1, groups=hidden)
+        self.act = make_activation(act)
+        self.drop1 = nn.Dropout(drop)
+        self.fc2 = nn.Linear(hidden, dim)
+        self.drop2 = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.dwconv(self.fc1(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return self.drop2(self.fc2(self.drop1(self.act(x))))
+
+
+class PyramidBlock(nn.Module):
+    r"""Pre-norm MetaFormer block of the pyramid: token mixing inside windows, channel mixing on the map.
+
+    .. math::
+        x \leftarrow x + \mathrm{DropPath}(\mathrm{WindowTokenMix}(\mathrm{LN}(x))), \qquad
+        x \leftarrow x + \mathrm{DropPath}(\mathrm{ChannelMLP}(\mathrm{LN}(x)))
+
+    ``WindowTokenMix`` splits the map into ``w x w`` windows (:func:`window_partition`, padded tokens
+    zeroed) and applies the token mixer along the ``w^2`` tokens of each window; the channel MLP
+    (``Mlp``, or :class:`MixFFN` with ``dwconv=True``) acts on the real tokens of the map only. The
+    parameter names are :class:`~backbones.mixer.MixerBlock`'s (``norm1``, ``mlp_tokens``, ``norm2``,
+    ``mlp_channels``), so checkpoints of either load into the other.
+
+    Shapes:
+        ``x``: ``(B, H, W, C)`` -> ``(B, H, W, C)``.
+    """
+
+    def __init__(self, dim: int, window_size: int, token_hidden: int, token_mixer: TokenMixerSpec,
+                 mlp_ratio: float = 4.0, dwconv: bool = True, act: str = "gelu", drop: float = 0.0,
+                 drop_path: float = 0.0) -> None:
+        super().__init__()
+        self.window_size = window_size
+        self.norm1 = LayerNorm(dim)
+        self.mlp_tokens = build_token_mixer(token_mixer, window_size * window_size, token_hidden, act=act, drop=drop)
+        self.drop_path = DropPath(drop_path)
+        self.norm2 = LayerNorm(dim)
+        hidden = int(mlp_ratio * dim)
+        self.mlp_channels = MixFFN(dim, hidden, act, drop) if dwconv else Mlp(dim, hidden, act=act, drop=drop)
+
+    def forward(self, x: torch.Tensor, shift: int = 0) -> torch.Tensor:
+        windows, mask, geometry = window_partition(self.norm1(x), self.window_size, shift)
+        if mask is not None:
+            windows = windows * mask.unsqueeze(-1).to(windows.dtype)
+        mixed = self.mlp_tokens(windows.transpose(1, 2)).transpose(1, 2)
+        x = x + self.drop_path(window_reverse(mixed, self.window_size, geometry))
+        return x + self.drop_path(self.mlp_channels(self.norm2(x)))
+
+
 class WindowStage(nn.Module):
-    """One pyramid stage: optional patch merging, then ``depth`` windowed Mixer blocks.
+    """One pyramid stage: optional downsampling, optional convolutional position encoding, then
+    ``depth`` :class:`PyramidBlock` s.
 
     Block ``j`` uses shifted windows (shift ``w // 2``) when ``j`` is odd, unless the map fits in one window.
 
@@ -143,8 +268,10 @@ class WindowStage(nn.Module):
         token_hidden: token-mixer internal width ``D``.
         token_mixer: a token-mixer spec (:mod:`backbones.token_mixers`).
         mlp_ratio: channel-MLP hidden width as a multiple of ``dim``.
+        dwconv: a depthwise ``3 x 3`` convolution in the channel MLP (:class:`MixFFN`).
+        pos_embed: CPVT's position-encoding generator (``x + DWConv3x3(x)``, Chu et al. 2021) before the blocks.
         drop_path: per-block stochastic-depth rates.
-        downsample: a :class:`PatchMerging` applied first, or ``None``.
+        downsample: a :class:`PatchMerging` / :class:`ConvDownsample` applied first, or ``None``.
 
     Shapes:
         ``(B, H, W, C_in) -> (B, H', W', dim)`` (channels last).
@@ -152,32 +279,30 @@ class WindowStage(nn.Module):
 
     def __init__(self, dim: int, depth: int, window_size: int, token_hidden: int, token_mixer: TokenMixerSpec,
                  mlp_ratio: float, act: str, drop: float, drop_path: Sequence[float],
-                 downsample: Optional[nn.Module] = None) -> None:
+                 downsample: Optional[nn.Module] = None, dwconv: bool = True, pos_embed: bool = False) -> None:
         super().__init__()
         self.window_size = window_size
         self.downsample = downsample
-        # MixerBlock sizes its token mixer as int(ratio * dim): pass D / dim (+0.5 guards the rounding)
-        ratio = ((token_hidden + 0.5) / dim, mlp_ratio)
+        self.pos_embed = nn.Conv2d(dim, dim, kernel_size=3, padding=1, groups=dim) if pos_embed else None
         self.blocks = nn.ModuleList([
-            MixerBlock(dim, window_size * window_size, token_mixer, ratio, act=act, drop=drop, drop_path=drop_path[j])
+            PyramidBlock(dim, window_size, token_hidden, token_mixer, mlp_ratio, dwconv=dwconv, act=act, drop=drop,
+                         drop_path=drop_path[j])
             for j in range(depth)])
         self.grad_checkpointing = False
-
-    def _block(self, block: MixerBlock, x: torch.Tensor, shift: int) -> torch.Tensor:
-        windows, mask, geometry = window_partition(x, self.window_size, shift)
-        if self.grad_checkpointing and torch.is_grad_enabled():
-            windows = checkpoint(block, windows, mask)
-        else:
-            windows = block(windows, mask)
-        return window_reverse(windows, self.window_size, geometry)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.downsample is not None:
             x = self.downsample(x)
+        if self.pos_embed is not None:
+            x = x + self.pos_embed(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
         # a map that fits in one window is mixed as a whole already: shifting would only add padding
         single = x.shape[1] <= self.window_size and x.shape[2] <= self.window_size
         for j, block in enumerate(self.blocks):
-            x = self._block(block, x, self.window_size // 2 if j % 2 and not single else 0)
+            shift = self.window_size // 2 if j % 2 and not single else 0
+            if self.grad_checkpointing and torch.is_grad_enabled():
+                x = checkpoint(block, x, shift)
+            else:
+                x = block(x, shift)
         return x
 
 
@@ -185,14 +310,22 @@ class IMixerPyramid(BaseModule):
     """Hierarchical windowed (i)Mixer with four stages at strides 4, 8, 16, 32 (see the module docstring).
 
     Args:
-        arch: ``'tiny'`` or ``'small'`` (see :attr:`arch_zoo`), or ``None`` to use ``embed_dims`` /
-            ``depths``.
+        arch: a name of :attr:`arch_zoo` (``'tiny'``, ``'small'``; the first design ``'tiny-v1'``,
+            ``'small-v1'``), or ``None`` to use ``embed_dims`` / ``depths`` with :attr:`design`. The design
+            options below (``window_size``, ``stem``, ``downsample``, ``mlp_dwconv``, ``pos_embed``) left at
+            ``None`` come from the arch.
         embed_dims: width of stage 0 (doubled at every stage), or the four widths.
         depths: blocks per stage (four integers).
         in_channels: input channels.
-        window_size: ``w``; token mixers act on ``w * w`` tokens.
+        window_size: ``w``, or one ``w`` per stage; token mixers act on ``w * w`` tokens.
         token_ratio: token-mixer internal width ``D = round(token_ratio * w * w)``.
         mlp_ratio: channel-MLP hidden width as a multiple of the stage width.
+        stem: ``'conv'`` (two overlapping ``3 x 3`` stride-2 convolutions, :class:`ConvStem`) or
+            ``'patch'`` (a ``4 x 4`` stride-4 convolution).
+        downsample: ``'conv'`` (overlapping ``3 x 3`` stride-2 convolution, :class:`ConvDownsample`) or
+            ``'merge'`` (Swin's ``2 x 2`` patch merging, :class:`PatchMerging`).
+        mlp_dwconv: a depthwise ``3 x 3`` convolution in every channel MLP (:class:`MixFFN`).
+        pos_embed: a convolutional position encoding (``x + DWConv3x3(x)``) at the start of every stage.
         token_mixer: ``'implicit'`` (iMixer), ``'mlp'`` (the explicit twin) or a dict spec
             ``dict(type='implicit', n_iter=4, ...)`` (:mod:`backbones.token_mixers`).
         act: activation.
@@ -208,7 +341,7 @@ class IMixerPyramid(BaseModule):
         with_cp: gradient checkpointing per block (saves memory, costs a second forward).
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')`` loads a checkpoint
             (e.g. from ``tools/train.py`` with an ``ImageClassifier``); missing and unexpected keys are
-            logged. ``None``: the Mixer initialisation (xavier-uniform linears, LeCun-normal stem).
+            logged. ``None``: the Mixer initialisation (xavier-uniform linears, LeCun-normal convolutions).
         **implicit: implicit options as keywords (``h_ratio``, ``n_iter``, ``solver``, ...), merged into
             ``token_mixer``; default :data:`~backbones.implicit.IMPLICIT_RECIPE`. Rejected with ``'mlp'``.
 
@@ -218,28 +351,48 @@ class IMixerPyramid(BaseModule):
         (``(B, num_classes)`` logits when ``num_classes > 0``).
     """
 
-    #: named sizes: stage-0 width and depths (parameter counts in the module docstring)
+    #: the design options (what ``arch=None`` uses; an arch may override any of them)
+    design: Dict[str, object] = dict(stem="conv", downsample="conv", mlp_dwconv=True, pos_embed=False,
+                                     window_size=(7, 7, 4, 2))
+    _v1 = dict(stem="patch", downsample="merge", mlp_dwconv=False, pos_embed=False, window_size=7)
+    #: named sizes: widths, depths and design (parameter counts in the module docstring)
     arch_zoo: Dict[str, dict] = {
         "tiny": dict(embed_dims=64, depths=(2, 2, 10, 2)),
-        "small": dict(embed_dims=96, depths=(2, 2, 10, 2)),
+        "small": dict(embed_dims=96, depths=(2, 2, 8, 2)),
+        "tiny-v1": dict(embed_dims=64, depths=(2, 2, 10, 2), **_v1),
+        "small-v1": dict(embed_dims=96, depths=(2, 2, 10, 2), **_v1),
     }
     num_stages = 4
 
     def __init__(self, arch: Optional[str] = "tiny", embed_dims: Union[int, Sequence[int], None] = None,
-                 depths: Optional[Sequence[int]] = None, in_channels: int = 3, window_size: int = 7,
-                 token_ratio: float = 1.0, mlp_ratio: float = 4.0, token_mixer: TokenMixerSpec = "implicit",
-                 act: str = "gelu", drop_rate: float = 0.0, drop_path_rate: float = 0.1,
-                 out_indices: Sequence[int] = (0, 1, 2, 3), frozen_stages: int = -1, norm_eval: bool = False,
-                 num_classes: int = 0, with_cp: bool = False, init_cfg: Optional[Union[dict, List[dict]]] = None,
-                 **implicit) -> None:
+                 depths: Optional[Sequence[int]] = None, in_channels: int = 3,
+                 window_size: Union[int, Sequence[int], None] = None, token_ratio: float = 1.0,
+                 mlp_ratio: float = 4.0, stem: Optional[str] = None, downsample: Optional[str] = None,
+                 mlp_dwconv: Optional[bool] = None, pos_embed: Optional[bool] = None,
+                 token_mixer: TokenMixerSpec = "implicit", act: str = "gelu", drop_rate: float = 0.0,
+                 drop_path_rate: float = 0.1, out_indices: Sequence[int] = (0, 1, 2, 3), frozen_stages: int = -1,
+                 norm_eval: bool = False, num_classes: int = 0, with_cp: bool = False,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None, **implicit) -> None:
         super().__init__(init_cfg=init_cfg)
         spec = resolve_token_mixer(token_mixer, **implicit)
         dims, depths = self._resolve_arch(arch, embed_dims, depths)
-        if window_size < 1:
-            raise ValueError(f"window_size must be >= 1, got {window_size}")
-        token_hidden = int(round(token_ratio * window_size * window_size))
-        if token_hidden < 1:
-            raise ValueError(f"token_ratio={token_ratio} gives an empty token mixer for window_size={window_size}")
+        given = dict(stem=stem, downsample=downsample, mlp_dwconv=mlp_dwconv, pos_embed=pos_embed,
+                     window_size=window_size)
+        base = {**self.design, **{k: v for k, v in self.arch_zoo.get(arch or "", {}).items() if k in self.design}}
+        design = {k: base[k] if v is None else v for k, v in given.items()}
+        if design["stem"] not in ("conv", "patch"):
+            raise ValueError(f"stem must be 'conv' (overlapping 3x3 convolutions) or 'patch' (4x4), got {design['stem']!r}")
+        if design["downsample"] not in ("conv", "merge"):
+            raise ValueError(f"downsample must be 'conv' (3x3 stride 2) or 'merge' (2x2 patch merging), got "
+                             f"{design['downsample']!r}")
+        windows = design["window_size"]
+        windows = (int(windows),) * self.num_stages if isinstance(windows, (int, float)) else tuple(int(w) for w in windows)
+        if len(windows) != self.num_stages or min(windows) < 1:
+            raise ValueError(f"window_size must be >= 1, one int or {self.num_stages} (one per stage), got "
+                             f"{design['window_size']}")
+        token_hidden = tuple(int(round(token_ratio * w * w)) for w in windows)
+        if min(token_hidden) < 1:
+            raise ValueError(f"token_ratio={token_ratio} gives an empty token mixer for window_size={windows}")
         out_indices = self._check_out_indices(out_indices)
         if not -1 <= frozen_stages <= self.num_stages:
             raise ValueError(f"frozen_stages must be in [-1, {self.num_stages}] (-1: train everything), "
@@ -248,21 +401,29 @@ class IMixerPyramid(BaseModule):
             raise ValueError(f"num_classes must be >= 0, got {num_classes}")
 
         self.arch, self.embed_dims, self.depths = arch, dims, depths
-        self.in_channels, self.window_size, self.token_hidden = in_channels, window_size, token_hidden
+        self.stem, self.downsample = design["stem"], design["downsample"]
+        self.mlp_dwconv, self.pos_embed = bool(design["mlp_dwconv"]), bool(design["pos_embed"])
+        #: per stage: the window size ``w`` and the token mixer's internal width ``D``
+        self.in_channels, self.window_size, self.token_hidden = in_channels, windows, token_hidden
         self.token_mixer, self.token_mixer_cfg = spec["type"], spec
         self.out_indices, self.frozen_stages, self.norm_eval = out_indices, frozen_stages, norm_eval
         self.num_classes = num_classes
         self.num_features = dims[-1]
 
-        self.patch_embed = nn.Conv2d(in_channels, dims[0], kernel_size=4, stride=4)
+        if self.stem == "conv":
+            self.patch_embed = ConvStem(in_channels, dims[0])
+        else:
+            self.patch_embed = nn.Conv2d(in_channels, dims[0], kernel_size=4, stride=4)
         self.patch_norm = LayerNorm(dims[0])
+        merge = ConvDownsample if self.downsample == "conv" else PatchMerging
         dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
         self.stages = nn.ModuleList()
         for i in range(self.num_stages):
             start = sum(depths[:i])
             self.stages.append(WindowStage(
-                dims[i], depths[i], window_size, token_hidden, spec, mlp_ratio, act, drop_rate,
-                dpr[start:start + depths[i]], downsample=PatchMerging(dims[i - 1], dims[i]) if i else None))
+                dims[i], depths[i], windows[i], token_hidden[i], spec, mlp_ratio, act, drop_rate,
+                dpr[start:start + depths[i]], downsample=merge(dims[i - 1], dims[i]) if i else None,
+                dwconv=self.mlp_dwconv, pos_embed=self.pos_embed))
         for i in out_indices:
             self.add_module(f"norm{i}", LayerNorm(dims[i]))
         if num_classes > 0:
@@ -276,6 +437,11 @@ class IMixerPyramid(BaseModule):
         self._freeze_stages()
         name_implicit_layers(self)
 
+    @property
+    def _stem_conv(self) -> nn.Conv2d:
+        """The convolution that sees the image (its input channels adapt on loading, its bias is uniform)."""
+        return self.patch_embed.conv1 if self.stem == "conv" else self.patch_embed
+
     def _init_mixer(self) -> None:
         """timm's Mixer initialisation, except the stem bias (PyTorch's default uniform init).
 
@@ -283,14 +449,15 @@ class IMixerPyramid(BaseModule):
         vectors, and LayerNorm's gradient at a zero vector is ``1 / sqrt(eps)``: gradient norms of 1e9.
         """
         named_apply(init_mixer_weights, self)
-        bound = 1.0 / math.sqrt(self.patch_embed.weight[0].numel())
-        nn.init.uniform_(self.patch_embed.bias, -bound, bound)
+        stem = self._stem_conv
+        bound = 1.0 / math.sqrt(stem.weight[0].numel())
+        nn.init.uniform_(stem.bias, -bound, bound)
 
     # -- construction helpers ------------------------------------------------------------------------
     def _resolve_arch(self, arch, embed_dims, depths) -> Tuple[List[int], List[int]]:
         if embed_dims is None and depths is None:
             if arch is None:
-                raise ValueError("give arch ('tiny' | 'small') or both embed_dims and depths")
+                raise ValueError(f"give arch (one of {sorted(self.arch_zoo)}) or both embed_dims and depths")
             if arch not in self.arch_zoo:
                 raise ValueError(f"unknown arch {arch!r}; choose one of {sorted(self.arch_zoo)} or give "
                                  "embed_dims and depths")
@@ -301,6 +468,9 @@ class IMixerPyramid(BaseModule):
             depths = depths if depths is not None else base.get("depths")
             if embed_dims is None or depths is None:
                 raise ValueError("give both embed_dims and depths (or a known arch)")
+        if arch is not None and arch not in self.arch_zoo:
+            raise ValueError(f"unknown arch {arch!r}; choose one of {sorted(self.arch_zoo)} or give "
+                             "embed_dims and depths")
         dims = [int(embed_dims) * 2 ** i for i in range(self.num_stages)] if isinstance(embed_dims, int) \
             else [int(d) for d in embed_dims]
         depths = [int(d) for d in depths]
@@ -392,7 +562,7 @@ class IMixerPyramid(BaseModule):
                                  "prefix (e.g. 'backbone.' for an ImageClassifier / detector checkpoint)")
         own = self.state_dict()
         mismatched = []
-        stem = "patch_embed.weight"
+        stem = "patch_embed.conv1.weight" if self.stem == "conv" else "patch_embed.weight"
         if stem in state and stem in own and state[stem].shape != own[stem].shape \
                 and state[stem].shape[0] == own[stem].shape[0] and state[stem].shape[2:] == own[stem].shape[2:]:
             state = dict(state)
@@ -427,7 +597,7 @@ class IMixerPyramid(BaseModule):
         """Raw (un-normalised) outputs of all four stages, channels last ``(B, H_i, W_i, C_i)``."""
         self._check_input(x)
         h, w = x.shape[2:]
-        if h % 4 or w % 4:
+        if self.stem == "patch" and (h % 4 or w % 4):
             x = F.pad(x, (0, (-w) % 4, 0, (-h) % 4))
         x = self.patch_norm(self.patch_embed(x).permute(0, 2, 3, 1))
         outs = []

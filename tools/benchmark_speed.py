@@ -158,7 +158,8 @@ def measure(cfg: dict) -> dict:
     device = torch.device(cfg["device"])
     dtype = getattr(torch, cfg["dtype"])
     torch.manual_seed(0)
-    model = backbones.build_backbone(cfg["model"], img_size=cfg["img_size"], num_classes=1000, **cfg["kw"]).to(device)
+    size = {} if "pyramid" in cfg["model"] else dict(img_size=cfg["img_size"])  # the pyramid takes any size
+    model = backbones.build_backbone(cfg["model"], num_classes=1000, **size, **cfg["kw"]).to(device)
     if cfg["impl"] == "reference":
         layers = [m for m in model.modules() if isinstance(m, ImplicitLayer)]
         if not layers:

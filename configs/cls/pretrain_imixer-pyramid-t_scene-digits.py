@@ -15,6 +15,5 @@ default_hooks = dict(checkpoint=dict(by_epoch=False, interval=600, save_best=Non
 log_processor = dict(by_epoch=False)
 model = dict(
     type='ImageClassifier',
-    backbone=dict(type='IMixerPyramid', arch='tiny', token_mixer='implicit', window_size=7, drop_path_rate=0.1,
-                  out_indices=(3,)),
+    backbone=dict(type='IMixerPyramid', arch='tiny', token_mixer='implicit', drop_path_rate=0.1, out_indices=(3,)),
     head=dict(in_channels=512, num_classes=10))

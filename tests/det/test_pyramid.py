@@ -1,10 +1,14 @@
-"""IMixerPyramid: the mmdet backbone contract, windows, pretrained loading, bad arguments."""
+"""IMixerPyramid: the mmdet backbone contract, windows, the named designs, the twin, pretrained loading,
+bad arguments."""
+import re
+
 import pytest
 import torch
 
-from backbones import IMixerPyramid, build_backbone, collect_solver_stats
+import backbones.pyramid
+from backbones import IMixerPyramid, Mlp, build_backbone, collect_solver_stats
 from backbones.fixed_point import SpectralNormLinear
-from backbones.pyramid import window_partition, window_reverse
+from backbones.pyramid import ConvDownsample, ConvStem, MixFFN, PatchMerging, window_partition, window_reverse
 
 SMALL = dict(arch=None, embed_dims=8, depths=(2, 2, 2, 2), window_size=3)
 
@@ -37,7 +41,7 @@ def test_implicit_options_forwarded_and_twin_differs():
     imp = IMixerPyramid(**SMALL, h_ratio=1.5, n_iter=3, coeff=0.7, n_power=2)
     layer = imp.stages[0].blocks[0].mlp_tokens.implicit
     assert (layer.n_iter, layer.coeff, layer.hidden, layer.fc_a.n_power) == (3, 0.7, int(1.5 * 9), 2)
-    assert imp.stages[0].blocks[0].mlp_tokens.fc_in.out_features == imp.token_hidden == 9
+    assert imp.stages[0].blocks[0].mlp_tokens.fc_in.out_features == imp.token_hidden[0] == 9
     twin = IMixerPyramid(**SMALL, token_mixer="mlp")
     assert not any(isinstance(m, SpectralNormLinear) for m in twin.modules())
     with pytest.raises(ValueError, match="token_mixer='mlp'"):
@@ -46,15 +50,69 @@ def test_implicit_options_forwarded_and_twin_differs():
         IMixerPyramid(**SMALL, n_iters=3)
 
 
-def test_named_archs_parameter_counts():
-    counts = {}
-    for arch in ("tiny", "small"):
-        m = IMixerPyramid(arch=arch)
-        counts[arch] = sum(p.numel() for p in m.parameters())
+def _count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_named_archs_parameter_counts_are_the_published_ones():
+    """Every named arch and its twin has the parameter count the module docstring publishes (0.1 M)."""
+    table = {}
+    for line in backbones.pyramid.__doc__.splitlines():
+        m = re.match(r"``([\w-]+)``\s.*?\s([\d.]+) M\s+([\d.]+) M\s", line)
+        if m:
+            table[m.group(1)] = (float(m.group(2)), float(m.group(3)))
+    assert set(table) == set(IMixerPyramid.arch_zoo) >= {"tiny", "small", "tiny-v1", "small-v1"}
+    for arch, (implicit, mlp) in table.items():
+        assert round(_count(IMixerPyramid(arch=arch)) / 1e6, 1) == implicit, arch
+        assert round(_count(IMixerPyramid(arch=arch, token_mixer="mlp")) / 1e6, 1) == mlp, arch
     # comparable to ResNet-18 (11.2M without fc) and ResNet-50 (23.5M without fc)
-    assert 9.5e6 < counts["tiny"] < 12.5e6
-    assert 21e6 < counts["small"] < 27e6
+    assert 9.5e6 < _count(IMixerPyramid(arch="tiny")) < 12.5e6
+    assert 21e6 < _count(IMixerPyramid(arch="small")) < 27e6
     assert isinstance(build_backbone("mlpmixer_pyramid_t", out_indices=(3,)), IMixerPyramid)
+
+
+def test_designs_the_archs_name():
+    """'tiny' is the convolutional design, 'tiny-v1' the first one (4x4 patches, 2x2 merging, plain MLP,
+    7x7 windows); any option can be overridden one at a time."""
+    new, v1 = IMixerPyramid(arch="tiny"), IMixerPyramid(arch="tiny-v1")
+    assert isinstance(new.patch_embed, ConvStem) and isinstance(new.stages[1].downsample, ConvDownsample)
+    assert isinstance(new.stages[0].blocks[0].mlp_channels, MixFFN)
+    assert isinstance(v1.patch_embed, torch.nn.Conv2d) and v1.patch_embed.kernel_size == (4, 4)
+    assert isinstance(v1.stages[1].downsample, PatchMerging)
+    assert type(v1.stages[0].blocks[0].mlp_channels) is Mlp and v1.window_size == (7,) * 4
+    assert all(s.pos_embed is None for s in v1.stages)
+    mixed = IMixerPyramid(arch="tiny-v1", mlp_dwconv=True, window_size=(7, 7, 4, 2))
+    assert isinstance(mixed.stages[3].blocks[0].mlp_channels, MixFFN) and mixed.token_hidden == (49, 49, 16, 4)
+    assert isinstance(mixed.patch_embed, torch.nn.Conv2d)
+    assert IMixerPyramid(**SMALL, pos_embed=True).stages[2].pos_embed.groups == 32
+
+
+@pytest.mark.parametrize("arch", ["tiny", "tiny-v1"])
+@pytest.mark.parametrize("size", [(33, 33), (112, 137)])
+def test_named_archs_any_input_size(arch, size):
+    model = IMixerPyramid(arch=arch, out_indices=(0, 1, 2, 3)).eval()
+    h, w = size
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, h, w))
+    for i, out in enumerate(outs):
+        s = 2 ** (i + 2)
+        assert out.shape == (1, 64 * 2 ** i, -(-h // s), -(-w // s)) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("arch", ["tiny", "tiny-v1"])
+def test_twin_differs_only_in_the_token_mixer(arch):
+    """Twin parity: every parameter and buffer outside the token mixers has the same name and shape, and
+    the twin's weights load into the iMixer leaving only token-mixer keys out."""
+    imp, twin = IMixerPyramid(arch=arch), IMixerPyramid(arch=arch, token_mixer="mlp")
+
+    def outside(model):
+        return {k: v.shape for k, v in model.state_dict().items() if ".mlp_tokens." not in k}
+
+    assert outside(imp) == outside(twin)
+    result = imp.load_state_dict(twin.state_dict(), strict=False)
+    assert result.missing_keys and all(".mlp_tokens." in k for k in result.missing_keys + result.unexpected_keys)
+    assert [type(m).__name__ for n, m in imp.named_modules() if ".mlp_tokens" not in n and not n.endswith("mlp_tokens")] \
+        == [type(m).__name__ for n, m in twin.named_modules() if ".mlp_tokens" not in n and not n.endswith("mlp_tokens")]
 
 
 def test_window_partition_roundtrip_and_mask():
@@ -71,31 +129,33 @@ def test_window_partition_roundtrip_and_mask():
 
 
 def test_padding_does_not_leak():
-    """A map's real tokens give the same output whatever its size is padded to (mask exactness):
-    the 5x5 content of a 7-window stage equals the top-left of a 7x7 map only through real tokens."""
-    model = IMixerPyramid(**SMALL).eval()
-    stage = model.stages[0]
+    """A map's real tokens give the same output whatever its size is padded to (mask exactness): a block on
+    a 4x5 map (padded to one 6x6 window grid of 3x3 windows) equals its token mixing on an explicitly
+    zero-padded 6x6 map with those tokens masked, followed by the same channel MLP."""
+    model = IMixerPyramid(**SMALL, mlp_dwconv=False).eval()
+    block = model.stages[0].blocks[0]
     x = torch.randn(1, 4, 5, 8)
     big = torch.zeros(1, 6, 6, 8)
     big[:, :4, :5] = x
-    # same windows (3x3 grid origin), padded zeros vs. explicit zeros differ only if padding leaks
-    block = stage.blocks[0]
     with torch.no_grad():
-        a = stage._block(block, x, 0)
-        windows, _, geo = window_partition(big, 3, 0)
+        a = block(x, 0)
+        windows, _, geo = window_partition(block.norm1(big), 3, 0)
         mask = torch.zeros(6, 6)
         mask[:4, :5] = 1
-        m = mask.view(2, 3, 2, 3).permute(0, 2, 1, 3).reshape(4, 9)
-        b = window_reverse(block(windows, m), 3, geo)[:, :4, :5]
+        m = mask.view(2, 3, 2, 3).permute(0, 2, 1, 3).reshape(4, 9, 1)
+        mixed = block.mlp_tokens((windows * m).transpose(1, 2)).transpose(1, 2)
+        b = x + window_reverse(mixed, 3, geo)[:, :4, :5]
+        b = b + block.mlp_channels(block.norm2(b))
     torch.testing.assert_close(a, b)
 
 
 def test_shifted_windows_cross_window_borders():
-    """Without the shifted block a token only sees its own window; with it, the neighbour window."""
+    """Without the shifted block a token only sees its own window; with it, the neighbour window (the
+    windows alone: 4x4 patches and no depthwise convolution, which reach neighbours by themselves)."""
 
     def reach(depth):
         model = IMixerPyramid(arch=None, embed_dims=8, depths=(depth, 0, 0, 0), window_size=3, out_indices=(0,),
-                              token_mixer="mlp", drop_path_rate=0.0)
+                              token_mixer="mlp", drop_path_rate=0.0, stem="patch", mlp_dwconv=False)
         x = torch.randn(1, 3, 24, 24, requires_grad=True)
         # token (2, 2): last of window (0, 0); random weights (a plain sum of a LayerNorm output is constant)
         (model(x)[0][0, :, 2, 2] * torch.randn(8)).sum().backward()
@@ -115,6 +175,12 @@ def test_out_indices_and_errors():
         IMixerPyramid(**SMALL, out_indices=(0, 4))
     with pytest.raises(ValueError, match="unknown arch"):
         IMixerPyramid(arch="huge")
+    with pytest.raises(ValueError, match="stem must be 'conv'"):
+        IMixerPyramid(**SMALL, stem="overlap")
+    with pytest.raises(ValueError, match="downsample must be 'conv'"):
+        IMixerPyramid(**SMALL, downsample="pool")
+    with pytest.raises(ValueError, match="one per stage"):
+        IMixerPyramid(**SMALL | dict(window_size=(7, 7, 4)))
     with pytest.raises(ValueError, match="frozen_stages"):
         IMixerPyramid(**SMALL, frozen_stages=5)
     with pytest.raises(ValueError, match=r"expects images \(B, 3, H, W\)"):

@@ -2,12 +2,14 @@
 # P3-P7 at strides 8-128, anchors from 16 px (octave_base_scale=2), a 128-channel FPN / head with 2 convs.
 model = dict(
     type='RetinaNet',
-    # images scaled to [0, 1] (as in the classification pretraining of the backbone); batches padded to a
-    # multiple of 28 = stride 4 x window 7, so the 112 px scenes fill whole windows (no extra padding)
+    # images scaled to [0, 1] (as in the classification pretraining of the backbone); the backbone takes any
+    # size (windows are padded and masked inside), batches are padded to a multiple of 16 (112 px: none)
     data_preprocessor=dict(type='DetDataPreprocessor', mean=[0.0, 0.0, 0.0], std=[255.0, 255.0, 255.0],
-                           bgr_to_rgb=True, pad_size_divisor=28),
-    backbone=dict(type='imixer.IMixerPyramid', arch='tiny', token_mixer='implicit', window_size=7,
-                  drop_path_rate=0.1, out_indices=(1, 2, 3), frozen_stages=-1, norm_eval=False,
+                           bgr_to_rgb=True, pad_size_divisor=16),
+    # arch 'tiny': convolutional stem and downsampling, depthwise conv in the channel MLP, windows (7, 7, 4, 2)
+    # (backbones/pyramid.py); the first design is arch='tiny-v1'
+    backbone=dict(type='imixer.IMixerPyramid', arch='tiny', token_mixer='implicit', drop_path_rate=0.1,
+                  out_indices=(1, 2, 3), frozen_stages=-1, norm_eval=False,
                   init_cfg=None),  # implicit token mixer: the authors' recipe (h_ratio 2, n_iter 2)
     neck=dict(type='FPN', in_channels=[128, 256, 512], out_channels=128, start_level=0,
               add_extra_convs='on_input', num_outs=5),

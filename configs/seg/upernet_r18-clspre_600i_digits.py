@@ -1,0 +1,6 @@
+# UPerNet + ResNet-18 initialised from its classification pretraining on scene-style digits
+# (configs/cls/pretrain_r18_scene-digits.py, run first). Another checkpoint:
+#     --cfg-options model.backbone.init_cfg.checkpoint=PATH
+_base_ = ['./upernet_r18_600i_digits.py']
+pretrained = 'work_dirs/pretrain_r18_scene-digits/iter_600.pth'
+model = dict(backbone=dict(init_cfg=dict(_delete_=True, type='Pretrained', checkpoint=pretrained, prefix='backbone.')))
