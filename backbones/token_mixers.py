@@ -6,7 +6,12 @@ r"""Token mixers, and the one token-mixer spec every entry point of the project 
   recipe :data:`IMPLICIT_RECIPE` (``h_ratio=2``, ``n_iter=2``, ``coeff=0.9``, ``n_power=8``, GELU);
 * ``'mlp'``: the MLP-Mixer's token-mixing MLP :class:`Mlp` (the explicit twin);
 * ``dict(type='implicit', n_iter=4, solver='anderson', ...)``: the implicit mixer with options of
-  :class:`~backbones.implicit.ImplicitOptions` changed (``type`` may be left out).
+  :class:`~backbones.implicit.ImplicitOptions` changed (``type`` may be left out);
+* ``'monotone'`` / ``dict(type='monotone', m=1.0, splitting='peaceman_rachford', ...)``: the
+  monotone-operator mixer :class:`~backbones.monotone.MonotoneMLP` (monDEQ; unique fixed point for any
+  weights), options of :class:`~backbones.monotone.MonotoneOptions`;
+* ``causal=True`` (with either type, e.g. ``dict(type='implicit', causal=True)``): a mixer in which
+  token ``t``'s output depends on tokens ``<= t`` only, for causal language models (:func:`causal_masks`).
 
 :func:`resolve_token_mixer` turns any of these (plus implicit options passed as plain keyword
 arguments, as every backbone also accepts) into ``dict(type=..., **options)``, refusing unknown
@@ -21,13 +26,18 @@ import torch
 import torch.nn as nn
 
 from .implicit import IMPLICIT_KEYS, IMPLICIT_RECIPE, ImplicitLayer, ImplicitOptions
+from .monotone import MONOTONE_KEYS, MonotoneMLP, MonotoneOptions
 from .spectral_norm import make_activation
 
-TOKEN_MIXERS = ("implicit", "mlp")
+TOKEN_MIXERS = ("implicit", "mlp", "monotone")
+#: the option names of each implicit token-mixer type
+_OPTION_KEYS = {"implicit": IMPLICIT_KEYS, "mlp": IMPLICIT_KEYS, "monotone": MONOTONE_KEYS}
+#: spec keys every token-mixer type takes (the rest are implicit-layer options)
+MIXER_KEYS = ("causal",)
 TokenMixerSpec = Union[str, Mapping[str, Any], None]
 
-__all__ = ["TOKEN_MIXERS", "IMPLICIT_RECIPE", "IMPLICIT_KEYS", "resolve_token_mixer", "build_token_mixer",
-           "Mlp", "ImplicitMLP"]
+__all__ = ["TOKEN_MIXERS", "MIXER_KEYS", "IMPLICIT_RECIPE", "IMPLICIT_KEYS", "resolve_token_mixer",
+           "build_token_mixer", "causal_masks", "MaskedLinear", "Mlp", "ImplicitMLP"]
 
 
 def resolve_token_mixer(token_mixer: TokenMixerSpec = None, *, default: str = "implicit",
@@ -59,20 +69,29 @@ def resolve_token_mixer(token_mixer: TokenMixerSpec = None, *, default: str = "i
         raise TypeError(f"token_mixer must be 'implicit', 'mlp' or a dict(type=..., **options), got {token_mixer!r}")
     kind = spec.pop("type")
     if kind not in TOKEN_MIXERS:
-        raise ValueError(f"unknown token_mixer type {kind!r}; choose 'implicit' (iMixer) or 'mlp' (MLP-Mixer)")
+        raise ValueError(f"unknown token_mixer type {kind!r}; choose 'implicit' (iMixer), 'mlp' (MLP-Mixer) or "
+                         "'monotone' (monotone-operator mixer)")
     for key, value in options.items():
         if key in spec and spec[key] != value:
             raise ValueError(f"implicit option {key!r} given twice with different values ({spec[key]!r} in "
                              f"token_mixer, {value!r} as a keyword); state it once, in token_mixer")
         spec[key] = value
-    unknown = set(spec) - set(IMPLICIT_KEYS)
+    keys = _OPTION_KEYS[kind]
+    unknown = set(spec) - set(keys) - set(MIXER_KEYS)
     if unknown:
-        raise TypeError(f"unknown arguments {sorted(unknown)}; implicit-layer options are {list(IMPLICIT_KEYS)}")
-    if kind == "mlp" and spec:
-        raise ValueError(f"implicit-layer options {sorted(spec)} given with token_mixer='mlp'; they only apply "
+        label = "monotone-mixer" if kind == "monotone" else "implicit-layer"
+        raise TypeError(f"unknown arguments {sorted(unknown)}; {label} options are {list(keys)}, "
+                        f"and every token mixer takes {list(MIXER_KEYS)}")
+    if "causal" in spec and not isinstance(spec["causal"], bool):
+        raise TypeError(f"token_mixer causal= must be True or False, got {spec['causal']!r}")
+    implicit = {k: v for k, v in spec.items() if k not in MIXER_KEYS}
+    if kind == "mlp" and implicit:
+        raise ValueError(f"implicit-layer options {sorted(implicit)} given with token_mixer='mlp'; they only apply "
                          "to token_mixer='implicit' (drop them for the MLP-Mixer twin)")
     if kind == "implicit":
-        ImplicitOptions(**spec)  # every value checked once, here, at construction
+        ImplicitOptions(**implicit)  # every value checked once, here, at construction
+    if kind == "monotone":
+        MonotoneOptions(**implicit)
     return {"type": kind, **spec}
 
 
@@ -89,11 +108,51 @@ def build_token_mixer(token_mixer: TokenMixerSpec, num_tokens: int, hidden: int,
         **options: implicit options as keywords (merged into the spec).
     """
     spec = resolve_token_mixer(token_mixer, **options)
-    kind = spec.pop("type")
+    kind, causal = spec.pop("type"), spec.pop("causal", False)
     if kind == "implicit":
         spec.setdefault("act", act)
-        return ImplicitMLP(num_tokens, hidden, drop=drop, **spec)
-    return Mlp(num_tokens, hidden, act=act, drop=drop)
+        return ImplicitMLP(num_tokens, hidden, drop=drop, causal=causal, **spec)
+    if kind == "monotone":
+        if causal:
+            raise ValueError("token_mixer='monotone' has no causal form (its W couples every pair of units); use "
+                             "type='implicit' or 'mlp' with causal=True")
+        return MonotoneMLP(num_tokens, hidden, drop=drop, **spec)
+    return Mlp(num_tokens, hidden, act=act, drop=drop, causal=causal)
+
+
+def causal_masks(num_tokens: int, *widths: int) -> list:
+    r"""0/1 masks that make a chain of linear maps ``num_tokens -> widths[0] -> ... -> num_tokens`` causal.
+
+    Every unit gets a *degree*, the last token it may depend on: token ``t`` has degree ``t``, unit
+    ``j`` of a layer of width ``W`` has degree :math:`d_j = \lfloor j N / W \rfloor` (the tokens spread
+    evenly over the units). A connection from a unit of degree ``a`` to one of degree ``b`` is kept
+    when ``a <= b`` (MADE's masks, Germain et al., ICML 2015), so with ``W = N`` every matrix is lower
+    triangular. Output ``t`` is then reached only through units of degree ``<= t``, which see only
+    tokens ``<= t``. A map ``z -> u + G(z)`` with masked ``G`` is block lower-triangular in the degrees,
+    so its fixed point :math:`z^\star_j` depends on :math:`u_{j'}` with :math:`d_{j'} \le d_j` only: the
+    implicit mixer stays causal for every solver.
+
+    Returns:
+        ``[M_1, ..., M_k]``, ``M_i`` of shape ``(width_i, width_{i-1})`` with ``width_0 = width_k = num_tokens``.
+    """
+    sizes = (num_tokens, *widths, num_tokens)
+    degrees = [torch.arange(w) * num_tokens // w for w in sizes]
+    return [(degrees[i].unsqueeze(0) <= degrees[i + 1].unsqueeze(1)).float() for i in range(len(sizes) - 1)]
+
+
+class MaskedLinear(nn.Linear):
+    """``nn.Linear`` whose weight is multiplied by a fixed 0/1 ``mask`` (a buffer) in every forward."""
+
+    def __init__(self, in_features: int, out_features: int, mask: torch.Tensor, bias: bool = True) -> None:
+        super().__init__(in_features, out_features, bias=bias)
+        self.register_buffer("mask", mask.to(self.weight.dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight * self.mask, self.bias)
+
+
+def _linear(in_features: int, out_features: int, mask: Optional[torch.Tensor]) -> nn.Linear:
+    return nn.Linear(in_features, out_features) if mask is None else MaskedLinear(in_features, out_features, mask)
 
 
 class ImplicitMLP(nn.Module):
@@ -105,6 +164,9 @@ class ImplicitMLP(nn.Module):
         internal_features: ``D``, the width of the fixed point.
         out_features: output length (``N`` when omitted).
         drop: dropout after the final activation.
+        causal: mask ``W_in``, ``W_a``, ``W_b`` and ``W_out`` with :func:`causal_masks` (the spectral norm
+            is taken of the masked ``W_a``, ``W_b``, so ``Lip(G)`` keeps its bound); needs
+            ``out_features == in_features``.
         **implicit: :class:`~backbones.implicit.ImplicitOptions` (``act``, ``h_ratio``, ``n_iter``,
             ``solver``, ...; default :data:`IMPLICIT_RECIPE`). ``act`` is also the final activation.
 
@@ -113,32 +175,46 @@ class ImplicitMLP(nn.Module):
     """
 
     def __init__(self, in_features: int, internal_features: int, out_features: Optional[int] = None,
-                 drop: float = 0.0, **implicit) -> None:
+                 drop: float = 0.0, causal: bool = False, **implicit) -> None:
         super().__init__()
-        self.fc_in = nn.Linear(in_features, internal_features)
+        if causal and (out_features or in_features) != in_features:
+            raise ValueError(f"a causal token mixer maps the tokens to themselves: out_features={out_features} must "
+                             f"equal in_features={in_features} (or be left unset)")
+        self.causal = causal
+        hidden = int(internal_features * ImplicitOptions(**implicit).h_ratio)  # ImplicitLayer's hidden width
+        masks = causal_masks(in_features, internal_features, hidden, internal_features) if causal else [None] * 4
+        self.fc_in = _linear(in_features, internal_features, masks[0])
         self.implicit = ImplicitLayer(internal_features, **implicit)
+        if causal:
+            self.implicit.fc_a.set_mask(masks[1])
+            self.implicit.fc_b.set_mask(masks[2])
         self.act = make_activation(self.implicit.act_name)
         self.drop = nn.Dropout(drop)
-        self.fc_out = nn.Linear(internal_features, out_features or in_features)
+        self.fc_out = _linear(internal_features, out_features or in_features, masks[3])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc_out(self.drop(self.act(self.implicit(self.fc_in(x)))))
 
 
 class Mlp(nn.Module):
-    """The plain two-layer MLP (token-mixing MLP of the MLP-Mixer, and every channel MLP).
+    """The plain two-layer MLP (token-mixing MLP of the MLP-Mixer, and every channel MLP); ``causal``
+    masks both layers with :func:`causal_masks` (as a token mixer: output ``t`` sees inputs ``<= t``).
 
     Shapes:
         ``(*, in_features)`` -> ``(*, out_features)``.
     """
 
     def __init__(self, in_features: int, hidden_features: int, out_features: Optional[int] = None,
-                 act: str = "gelu", drop: float = 0.0) -> None:
+                 act: str = "gelu", drop: float = 0.0, causal: bool = False) -> None:
         super().__init__()
-        self.fc1 = nn.Linear(in_features, hidden_features)
+        if causal and (out_features or in_features) != in_features:
+            raise ValueError(f"a causal token mixer maps the tokens to themselves: out_features={out_features} must "
+                             f"equal in_features={in_features} (or be left unset)")
+        masks = causal_masks(in_features, hidden_features) if causal else [None, None]
+        self.fc1 = _linear(in_features, hidden_features, masks[0])
         self.act = make_activation(act)
         self.drop1 = nn.Dropout(drop)
-        self.fc2 = nn.Linear(hidden_features, out_features or in_features)
+        self.fc2 = _linear(hidden_features, out_features or in_features, masks[1])
         self.drop2 = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -18,19 +18,27 @@ An exported model needs none of this project (its code is saved beside the weigh
                                                                trust_remote_code=True)
     tok = AutoTokenizer.from_pretrained('work_dirs/imixer_bbc-news/hf_export')
 """
-from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM,
+                          AutoModelForSequenceClassification)
 
 from .configuration_imixer import IMixerConfig
 from .datasets import TextClsDataset, load_split, prepare_bbc_news
+from .lm_data import LMDataset, lm_collate, load_corpus_split, prepare_fortunes, prepare_gcide
+from .lm import HFLanguageModel, PerplexityMetric, resolve_lm_config
 from .model import ExportHFHook, HFTextClassifier
-from .modeling_imixer import IMixerForSequenceClassification, IMixerModel, IMixerPreTrainedModel
+from .modeling_imixer import (IMixerForCausalLM, IMixerForMaskedLM, IMixerForSequenceClassification, IMixerModel,
+                              IMixerPreTrainedModel)
 from .run_config import resolve_text_config
 from .tokenization import load_tokenizer, prepare_bert_uncased, train_wordpiece_tokenizer
 
 AutoConfig.register(IMixerConfig.model_type, IMixerConfig, exist_ok=True)
 AutoModel.register(IMixerConfig, IMixerModel, exist_ok=True)
 AutoModelForSequenceClassification.register(IMixerConfig, IMixerForSequenceClassification, exist_ok=True)
+AutoModelForMaskedLM.register(IMixerConfig, IMixerForMaskedLM, exist_ok=True)
+AutoModelForCausalLM.register(IMixerConfig, IMixerForCausalLM, exist_ok=True)
 
 __all__ = ["IMixerConfig", "IMixerPreTrainedModel", "IMixerModel", "IMixerForSequenceClassification",
-           "TextClsDataset", "load_split", "prepare_bbc_news", "HFTextClassifier", "ExportHFHook",
+           "IMixerForMaskedLM", "IMixerForCausalLM",
+           "TextClsDataset", "load_split", "prepare_bbc_news", "LMDataset", "lm_collate", "load_corpus_split",
+           "prepare_gcide", "prepare_fortunes", "HFLanguageModel", "PerplexityMetric", "resolve_lm_config", "HFTextClassifier", "ExportHFHook",
            "train_wordpiece_tokenizer", "load_tokenizer", "prepare_bert_uncased", "resolve_text_config"]

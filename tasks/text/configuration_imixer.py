@@ -34,7 +34,9 @@ from .backbone import ACTIVATIONS, IMPLICIT_KEYS, resolve_token_mixer, write_mod
 #: the Auto classes a saved folder maps to its own code (``config.json``'s ``auto_map``)
 AUTO_MAP = {"AutoConfig": "configuration_imixer.IMixerConfig",
             "AutoModel": "modeling_imixer.IMixerModel",
-            "AutoModelForSequenceClassification": "modeling_imixer.IMixerForSequenceClassification"}
+            "AutoModelForSequenceClassification": "modeling_imixer.IMixerForSequenceClassification",
+            "AutoModelForMaskedLM": "modeling_imixer.IMixerForMaskedLM",
+            "AutoModelForCausalLM": "modeling_imixer.IMixerForCausalLM"}
 
 
 class IMixerConfig(PretrainedConfig):
@@ -62,6 +64,7 @@ class IMixerConfig(PretrainedConfig):
         classifier_dropout: dropout before the classification head.
         initializer_range: std of the normal initialisation of the token / position embeddings.
         pad_token_id: id of the padding token (its embedding row is zero and receives no gradient).
+        tie_word_embeddings: the language-model heads' decoder shares the word-embedding matrix.
         **kwargs: :class:`~transformers.PretrainedConfig` options (``num_labels``, ``id2label``,
             ``label2id``, ``problem_type``, ...), and implicit-layer options as plain keywords (folded
             into ``token_mixer``).
@@ -86,6 +89,7 @@ class IMixerConfig(PretrainedConfig):
     classifier_dropout: float = 0.0
     initializer_range: float = 0.02
     pad_token_id: Optional[int] = 0
+    tie_word_embeddings: bool = True
 
     def __post_init__(self, **kwargs) -> None:
         self.mlp_ratio = tuple(float(r) for r in self.mlp_ratio)

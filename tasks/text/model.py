@@ -16,7 +16,12 @@ from backbones.registry import HOOKS, MODELS
 from tasks.common.models import LogitsClassifier, unwrap_model
 
 from .configuration_imixer import IMixerConfig
-from .modeling_imixer import IMixerForSequenceClassification
+from .modeling_imixer import IMixerForSequenceClassification, IMixerPreTrainedModel
+
+#: the transformers Auto class that loads an exported model, by its class
+AUTO_CLASS = {"IMixerForSequenceClassification": "AutoModelForSequenceClassification",
+              "IMixerForMaskedLM": "AutoModelForMaskedLM", "BertForMaskedLM": "AutoModelForMaskedLM",
+              "IMixerForCausalLM": "AutoModelForCausalLM", "GPT2LMHeadModel": "AutoModelForCausalLM"}
 
 
 @MODELS.register_module()
@@ -56,7 +61,7 @@ class HFTextClassifier(LogitsClassifier):
         elif hf_config is not None:
             if hf_config.get("num_labels") is None and not hf_config.get("id2label"):
                 raise ValueError("HFTextClassifier: hf_config has no num_labels. tools/train.py and tools/test.py take "
-                                 "it from the training split (config_resolvers = ['tasks.text.resolve_text_config']); "
+                                 "it from the training split (config_resolvers = ['resolve_text_config']); "
                                  "when you build the Runner yourself, call tasks.text.resolve_text_config(cfg) first, "
                                  "or set model.hf_config.num_labels")
             self.hf_model = IMixerForSequenceClassification(IMixerConfig(**hf_config))
@@ -101,10 +106,12 @@ class ExportHFHook(Hook):
     """After training, write the model and the training dataset's tokenizer with ``save_pretrained``.
 
     The export directory is self-contained: it loads with
-    ``AutoModelForSequenceClassification.from_pretrained(dir, trust_remote_code=True)``,
-    ``AutoTokenizer.from_pretrained(dir)`` and ``pipeline('text-classification', model=dir,
-    trust_remote_code=True)`` in a process that never imports this project; ``config.id2label`` holds
-    the class names of the training data.
+    ``AutoModelForSequenceClassification.from_pretrained(dir, trust_remote_code=True)`` (a language
+    model: ``AutoModelForMaskedLM`` / ``AutoModelForCausalLM``), ``AutoTokenizer.from_pretrained(dir)``
+    and ``pipeline('text-classification' | 'fill-mask' | 'text-generation', model=dir,
+    trust_remote_code=True)`` in a process that never imports this project; a classifier's
+    ``config.id2label`` holds the class names of the training data. The saved tokenizer's
+    ``model_input_names`` are what an iMixer's ``forward`` takes (``input_ids``, ``attention_mask``).
 
     Args:
         out_dir: export directory, relative to the work dir unless absolute.
@@ -144,7 +151,10 @@ class ExportHFHook(Hook):
         hf_model.save_pretrained(str(out))
         tokenizer = getattr(dataset, "tokenizer", None)
         if tokenizer is not None:
+            tokenizer = copy.deepcopy(tokenizer)
+            if isinstance(hf_model, IMixerPreTrainedModel):  # what its forward takes (no token_type_ids)
+                tokenizer.model_input_names = ["input_ids", "attention_mask"]
             tokenizer.save_pretrained(str(out))
         print_log(f"[ExportHFHook] exported the {source} {'and the tokenizer ' if tokenizer is not None else ''}"
-                  f"to {out} (load with AutoModelForSequenceClassification.from_pretrained(dir, trust_remote_code=True))",
-                  logger="current")
+                  f"to {out} (load with {AUTO_CLASS.get(type(hf_model).__name__, 'AutoModel')}.from_pretrained(dir, "
+                  "trust_remote_code=True), or pipeline(task, model=dir, trust_remote_code=True))", logger="current")

@@ -31,11 +31,12 @@ from typing import List, Optional, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from transformers import PreTrainedModel
+from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
-from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
+from transformers.modeling_outputs import (BaseModelOutputWithPooling, CausalLMOutput, MaskedLMOutput,
+                                           SequenceClassifierOutput)
 
-from .backbone import IMixerSequence, SpectralNormLinear
+from .backbone import ACTIVATIONS, IMixerSequence, SpectralNormLinear
 from .configuration_imixer import IMixerConfig
 
 
@@ -167,13 +168,16 @@ class IMixerModel(IMixerPreTrainedModel):
 
     def forward(self, input_ids: Optional[torch.Tensor] = None, attention_mask: Optional[torch.Tensor] = None,
                 inputs_embeds: Optional[torch.Tensor] = None, output_hidden_states: Optional[bool] = None,
-                return_dict: Optional[bool] = None) -> Union[BaseModelOutputWithPooling, Tuple[torch.Tensor, ...]]:
+                return_dict: Optional[bool] = None, token_type_ids: Optional[torch.Tensor] = None,
+                ) -> Union[BaseModelOutputWithPooling, Tuple[torch.Tensor, ...]]:
         """Encode a batch.
 
         Args:
             input_ids: token ids ``(B, L)``, ``L <= max_position_embeddings``.
             attention_mask: ``(B, L)``, 1 for tokens, 0 for padding; ``None``: no padding.
             inputs_embeds: ``(B, L, C)`` instead of ``input_ids``.
+            token_type_ids: accepted for BERT-style tokenizers, which return them; the iMixer has no
+                segment embeddings, so they must be all zero (one segment) or ``None``.
             output_hidden_states: also return the embeddings and every block's output ``(B, L, C)``.
             return_dict: return a ``ModelOutput`` (default ``config.return_dict``) or a tuple.
 
@@ -184,6 +188,9 @@ class IMixerModel(IMixerPreTrainedModel):
                                 else self.config.output_hidden_states)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         b, length = self._check_inputs(input_ids, inputs_embeds, attention_mask)
+        if token_type_ids is not None and bool((token_type_ids != 0).any()):
+            raise ValueError("token_type_ids mark a second segment, but the iMixer has no segment embeddings: encode "
+                             "one text per sequence (token_type_ids all zero or left out)")
         x = self.embeddings(input_ids=input_ids, inputs_embeds=inputs_embeds)
         mask = attention_mask.to(x.dtype) if attention_mask is not None else x.new_ones(b, length)
         hidden: List[torch.Tensor] = []
@@ -228,8 +235,8 @@ class IMixerForSequenceClassification(IMixerPreTrainedModel):
 
     def forward(self, input_ids: Optional[torch.Tensor] = None, attention_mask: Optional[torch.Tensor] = None,
                 inputs_embeds: Optional[torch.Tensor] = None, labels: Optional[torch.Tensor] = None,
-                output_hidden_states: Optional[bool] = None,
-                return_dict: Optional[bool] = None) -> Union[SequenceClassifierOutput, Tuple[torch.Tensor, ...]]:
+                output_hidden_states: Optional[bool] = None, return_dict: Optional[bool] = None,
+                token_type_ids: Optional[torch.Tensor] = None) -> Union[SequenceClassifierOutput, Tuple[torch.Tensor, ...]]:
         """Classify a batch; see :meth:`IMixerModel.forward` for the inputs.
 
         Args:
@@ -240,7 +247,7 @@ class IMixerForSequenceClassification(IMixerPreTrainedModel):
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         out = self.imixer(input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
-                          output_hidden_states=output_hidden_states, return_dict=True)
+                          output_hidden_states=output_hidden_states, return_dict=True, token_type_ids=token_type_ids)
         logits = self.classifier(self.dropout(out.pooler_output))
         loss = self._loss(logits, labels) if labels is not None else None
         if not return_dict:
@@ -267,4 +274,178 @@ class IMixerForSequenceClassification(IMixerPreTrainedModel):
         return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
 
 
-__all__ = ["IMixerPreTrainedModel", "IMixerModel", "IMixerForSequenceClassification"]
+
+
+class IMixerLMHead(nn.Module):
+    r"""BERT's prediction head: :math:`\mathrm{logits} = E\,\mathrm{LN}(\sigma(W h + b)) + b_{out}`, with the
+    decoder :math:`E` (``vocab x embedding_size``) tied to the word embeddings (``config.tie_word_embeddings``).
+
+    Shapes:
+        ``(B, L, C)`` -> ``(B, L, vocab_size)``.
+    """
+
+    def __init__(self, config: IMixerConfig) -> None:
+        super().__init__()
+        width = config.embedding_size or config.hidden_size
+        self.dense = nn.Linear(config.hidden_size, width)
+        self.act = ACTIVATIONS[config.hidden_act][0]()
+        self.norm = nn.LayerNorm(width)
+        self.decoder = nn.Linear(width, config.vocab_size)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.norm(self.act(self.dense(hidden))))
+
+
+def _token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the positions whose label is not -100 (transformers' ignore index)."""
+    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1).to(logits.device),
+                           ignore_index=-100)
+
+
+class IMixerLMPreTrainedModel(IMixerPreTrainedModel):
+    """The iMixer encoder (prefix ``imixer``) and :class:`IMixerLMHead` tied to its word embeddings:
+    what the masked and the causal language models share."""
+
+    _tied_weights_keys = {"lm_head.decoder.weight": "imixer.embeddings.word_embeddings.weight"}
+
+    def __init__(self, config: IMixerConfig) -> None:
+        super().__init__(config)
+        self.imixer = IMixerModel(config)
+        self.lm_head = IMixerLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head.decoder
+
+    def set_output_embeddings(self, value: nn.Linear) -> None:
+        self.lm_head.decoder = value
+
+    def _logits(self, input_ids, attention_mask, inputs_embeds, output_hidden_states, token_type_ids):
+        """``(logits (B, L, vocab), the encoder's output)``."""
+        out = self.imixer(input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
+                          output_hidden_states=output_hidden_states, return_dict=True, token_type_ids=token_type_ids)
+        return self.lm_head(out.last_hidden_state), out
+
+    def _output(self, output_class, loss, logits, out, return_dict: Optional[bool]):
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if not return_dict:
+            rest = (logits,) + ((out.hidden_states,) if out.hidden_states is not None else ())
+            return ((loss,) + rest) if loss is not None else rest
+        return output_class(loss=loss, logits=logits, hidden_states=out.hidden_states)
+
+
+class IMixerForMaskedLM(IMixerLMPreTrainedModel):
+    r"""The iMixer encoder with BERT's masked-language-model head (Devlin et al., NAACL 2019).
+
+    :math:`p(t_i \mid \tilde t) = \mathrm{softmax}(\mathrm{head}(X_i))` for the corrupted input
+    :math:`\tilde t` (transformers' ``DataCollatorForLanguageModeling``: 15 % of the tokens chosen, 80 %
+    of those replaced by ``[MASK]``, 10 % by a random token, 10 % kept); ``labels`` hold the original
+    ids at the chosen positions and -100 elsewhere, and the loss is the mean cross-entropy there.
+    The encoder sits under the prefix ``imixer`` as in :class:`IMixerForSequenceClassification`, so
+    ``IMixerForSequenceClassification.from_pretrained(mlm_dir, num_labels=...)`` starts from the
+    pretrained encoder (a new classification head).
+
+    Shapes:
+        ``input_ids``: ``(B, L)``, ``labels``: ``(B, L)`` -> ``logits`` ``(B, L, vocab_size)``.
+    """
+
+    def forward(self, input_ids: Optional[torch.Tensor] = None, attention_mask: Optional[torch.Tensor] = None,
+                inputs_embeds: Optional[torch.Tensor] = None, labels: Optional[torch.Tensor] = None,
+                output_hidden_states: Optional[bool] = None, return_dict: Optional[bool] = None,
+                token_type_ids: Optional[torch.Tensor] = None, **kwargs) -> Union[MaskedLMOutput, Tuple]:
+        """Predict every position's token; see :meth:`IMixerModel.forward` for the inputs.
+
+        Args:
+            labels: ``(B, L)`` original ids where the loss is taken, -100 elsewhere.
+
+        Returns:
+            ``MaskedLMOutput(loss, logits, hidden_states)``.
+        """
+        logits, out = self._logits(input_ids, attention_mask, inputs_embeds, output_hidden_states, token_type_ids)
+        loss = _token_loss(logits, labels) if labels is not None else None
+        return self._output(MaskedLMOutput, loss, logits, out, return_dict)
+
+
+def _left_align(mask: torch.Tensor) -> torch.Tensor:
+    """For each row, the index order that moves its leading padding to the end: ``(B, L)`` gather indices."""
+    length = mask.shape[1]
+    first = (mask != 0).int().argmax(1, keepdim=True)  # the first real token of every row
+    return (torch.arange(length, device=mask.device).unsqueeze(0) + first) % length
+
+
+class IMixerForCausalLM(IMixerLMPreTrainedModel, GenerationMixin):
+    r"""A causal (next-token) language model on the iMixer with a *causal* token mixer.
+
+    Every token-mixing matrix (``W_in``, ``W_a``, ``W_b``, ``W_out`` of the implicit mixer, both layers
+    of the MLP twin) is masked lower-triangular (:func:`backbones.token_mixers.causal_masks`), with the
+    spectral norm taken of the masked weights, so :math:`\mathrm{Lip}(G) < 1` still holds; the fixed
+    point of a causal map is causal, so position ``t`` sees tokens ``<= t`` only. The config must say so:
+    ``token_mixer=dict(type='implicit', causal=True)`` (or ``dict(type='mlp', causal=True)``).
+    :math:`p(t_{i+1} \mid t_{\le i}) = \mathrm{softmax}(\mathrm{head}(X_i))`; ``labels`` are the inputs
+    (shifted inside, as transformers' causal LMs do; -100 is ignored).
+
+    **Fixed token count.** The mixer is built for ``L = max_position_embeddings`` positions.
+
+    * Shorter inputs are padded on the right inside the backbone. Right padding never changes a real
+      token's output (the padded positions come after it).
+    * Left padding (what ``generate()`` uses for a batch of prompts of different lengths) is removed:
+      every row is shifted so that its first real token sits at position 0, and the outputs are
+      shifted back. A prompt's logits therefore do not depend on the padding.
+    * Longer contexts: ``generate()`` conditions on the last ``L`` tokens (a sliding window over the
+      text generated so far; every step re-runs the window, there is no cache). ``forward`` itself
+      refuses inputs longer than ``L``.
+
+    Shapes:
+        ``input_ids``: ``(B, L')``, ``L' <= L`` -> ``logits`` ``(B, L', vocab_size)``.
+    """
+
+    def __init__(self, config: IMixerConfig) -> None:
+        if not (isinstance(config.token_mixer, dict) and config.token_mixer.get("causal")):
+            raise ValueError(f"IMixerForCausalLM needs a causal token mixer, got token_mixer={config.token_mixer!r}: "
+                             "use token_mixer=dict(type='implicit', causal=True) (or dict(type='mlp', causal=True) "
+                             "for the MLP-Mixer twin)")
+        super().__init__(config)
+
+    def forward(self, input_ids: Optional[torch.Tensor] = None, attention_mask: Optional[torch.Tensor] = None,
+                inputs_embeds: Optional[torch.Tensor] = None, labels: Optional[torch.Tensor] = None,
+                output_hidden_states: Optional[bool] = None, return_dict: Optional[bool] = None,
+                token_type_ids: Optional[torch.Tensor] = None, **kwargs) -> Union[CausalLMOutput, Tuple]:
+        """Next-token logits at every position; see :meth:`IMixerModel.forward` for the inputs.
+
+        Args:
+            labels: ``(B, L')`` token ids (usually ``input_ids``, -100 where no loss is taken); the
+                loss is the mean cross-entropy of ``logits[:, :-1]`` against ``labels[:, 1:]``.
+            **kwargs: what ``generate()`` may pass besides (``use_cache``, ...), ignored.
+
+        Returns:
+            ``CausalLMOutput(loss, logits, hidden_states)``.
+        """
+        order = None
+        if attention_mask is not None and bool((attention_mask[:, 0] == 0).any()):  # left padding: align left
+            order = _left_align(attention_mask)
+            attention_mask = attention_mask.gather(1, order)
+            if input_ids is not None:
+                input_ids = input_ids.gather(1, order)
+            if inputs_embeds is not None:
+                inputs_embeds = inputs_embeds.gather(1, order.unsqueeze(-1).expand_as(inputs_embeds))
+            if token_type_ids is not None:
+                token_type_ids = token_type_ids.gather(1, order)
+        logits, out = self._logits(input_ids, attention_mask, inputs_embeds, output_hidden_states, token_type_ids)
+        if order is not None:  # back to the caller's positions
+            logits = logits.scatter(1, order.unsqueeze(-1).expand_as(logits), logits)
+        loss = _token_loss(logits[:, :-1], labels[:, 1:]) if labels is not None else None
+        return self._output(CausalLMOutput, loss, logits, out, return_dict)
+
+    def prepare_inputs_for_generation(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
+                                      **kwargs) -> dict:
+        """The model's inputs at each generation step: the last ``max_position_embeddings`` tokens
+        (the sliding window) and their mask; no cache."""
+        window = self.config.max_position_embeddings
+        inputs = {"input_ids": input_ids[:, -window:]}
+        if attention_mask is not None:
+            inputs["attention_mask"] = attention_mask[:, -window:]
+        return inputs
+
+
+__all__ = ["IMixerPreTrainedModel", "IMixerModel", "IMixerForSequenceClassification", "IMixerForMaskedLM",
+           "IMixerForCausalLM"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Callable, Iterable, List, Union
 
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
@@ -69,6 +69,44 @@ def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 8000, min_
         tokenizer_object=tok, model_max_length=model_max_length, padding_side="right", truncation_side="right",
         pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
         model_input_names=["input_ids", "attention_mask"])
+
+
+def tokenizer_dir_beside(data: Path, vocab_size: int) -> Path:
+    """Where the tokenizer trained on a data source is kept: ``<dir>/tokenizer-wordpiece-<vocab_size>``
+    for a directory, ``<stem>-tokenizer-wordpiece-<vocab_size>`` beside a file."""
+    if data.is_dir():
+        return data / f"tokenizer-wordpiece-{vocab_size}"
+    return data.parent / f"{data.stem}-tokenizer-wordpiece-{vocab_size}"
+
+
+def trained_tokenizer(path: Path, train_texts: Callable[[], List[str]], vocab_size: int, max_length: int,
+                      who: str) -> PreTrainedTokenizerBase:
+    """The tokenizer saved at ``path``; when there is none, one trained on ``train_texts()`` (the
+    training split only, by the main process) and saved there first. Its ``model_max_length`` is set to
+    ``max_length`` (the model's fixed token count), so an exported copy truncates to it.
+
+    Args:
+        path: the tokenizer's directory.
+        train_texts: returns the training texts (called only when a tokenizer must be trained).
+        vocab_size: the WordPiece vocabulary size of a trained tokenizer.
+        max_length: the model's token count.
+        who: the caller's name, for the log line.
+    """
+    from mmengine.dist import barrier, is_main_process
+    from mmengine.logging import print_log
+
+    if not (path / "tokenizer.json").exists() and not (path / "vocab.txt").exists():
+        if is_main_process():
+            texts = train_texts()
+            print_log(f"[{who}] training a WordPiece tokenizer (vocab {vocab_size}) on {len(texts):,} training "
+                      f"texts -> {path}", logger="current")
+            tok = train_wordpiece_tokenizer(texts, vocab_size=vocab_size, model_max_length=max_length)
+            path.mkdir(parents=True, exist_ok=True)
+            tok.save_pretrained(str(path))
+        barrier()
+    tok = load_tokenizer(path)
+    tok.model_max_length = max_length
+    return tok
 
 
 def _has_bert_files(path: Path, embeddings: bool = False) -> bool:
@@ -150,5 +188,5 @@ def load_tokenizer(path: Union[str, Path]) -> PreTrainedTokenizerBase:
     return tok
 
 
-__all__ = ["SPECIAL_TOKENS", "train_wordpiece_tokenizer", "load_tokenizer", "resolve_tokenizer",
+__all__ = ["SPECIAL_TOKENS", "train_wordpiece_tokenizer", "trained_tokenizer", "tokenizer_dir_beside", "load_tokenizer", "resolve_tokenizer",
            "prepare_bert_uncased", "load_word_embeddings"]

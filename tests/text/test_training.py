@@ -65,7 +65,11 @@ def test_two_class_csv_trains_without_num_labels_and_exports_a_self_contained_mo
     config = json.loads((export / "config.json").read_text())
     assert config["id2label"] == {"0": "sport", "1": "tech"}  # num_labels taken from the training split
     assert config["max_position_embeddings"] == 16 and config["token_mixer"] == {"type": "implicit"}
-    assert set(config["auto_map"]) == {"AutoConfig", "AutoModel", "AutoModelForSequenceClassification"}
+    assert set(config["auto_map"]) == {"AutoConfig", "AutoModel", "AutoModelForSequenceClassification",
+                                       "AutoModelForMaskedLM", "AutoModelForCausalLM"}
+    # BERT's tokenizer returns token_type_ids; the export keeps only what the model's forward takes
+    assert json.loads((export / "tokenizer_config.json").read_text())["model_input_names"] == ["input_ids",
+                                                                                            "attention_mask"]
     for name in ("configuration_imixer.py", "modeling_imixer.py", "tokenizer.json", "model.safetensors"):
         assert (export / name).exists(), name
 
