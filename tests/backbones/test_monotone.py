@@ -115,3 +115,18 @@ def test_monotone_options_are_checked_with_the_right_names():
     with pytest.raises(ValueError, match="takes no option 'mm'"):
         MonotoneLayer(4, solver="anderson", solver_kwargs=dict(mm=2))
     assert resolve_token_mixer("monotone") == {"type": "monotone"}
+
+
+def test_the_text_and_graph_entry_points_take_the_monotone_mixer():
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    import tasks.text  # noqa: F401  (registers model_type 'imixer')
+    from tasks.graph.model import HopMixer
+
+    cfg = AutoConfig.for_model("imixer", vocab_size=50, max_position_embeddings=8, hidden_size=8,
+                               num_hidden_layers=1, num_labels=2, token_mixer=dict(type="monotone", m=0.5))
+    text = AutoModelForSequenceClassification.from_config(cfg)
+    graph = HopMixer(in_channels=4, num_classes=2, num_hops=2, embed_dim=8, num_blocks=1, token_mixer="monotone")
+    for model in (text, graph):
+        assert any(isinstance(m, MonotoneLayer) for m in model.modules())
+    assert text(input_ids=torch.randint(0, 50, (2, 8))).logits.shape == (2, 2)
