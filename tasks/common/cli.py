@@ -1,7 +1,8 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: their common options, how the options reach the
 config, and one clear line (not a traceback) for the mistakes a user makes.
 
-The scripts only parse arguments and call :func:`train` / :func:`test`; everything else happens in
+The scripts call :func:`train_main` / :func:`test_main` (their parsers are :func:`train_parser` /
+:func:`test_parser`, so tests call the same functions in-process); everything else happens in
 :class:`tasks.common.runner.IMixerRunner`, which the config names (``runner_type``).
 """
 from __future__ import annotations
@@ -90,6 +91,44 @@ def user_errors() -> Iterator[None]:
         raise SystemExit(f"error: {exc}")
 
 
+def train_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Train a model with mmengine's Runner")
+    parser.add_argument("config", help="config file path")
+    parser.add_argument("--resume", nargs="?", type=str, const="auto",
+                        help="resume from CKPT, or from the latest checkpoint in the work dir when no CKPT is given")
+    parser.add_argument("--amp", action="store_true",
+                        help="mixed precision (AmpOptimWrapper; float16 on CUDA, bfloat16 on CPU)")
+    parser.add_argument("--no-test", action="store_true",
+                        help="skip the test split after training (default: evaluate it with the best checkpoint "
+                             "and write <work_dir>/test_metrics.json)")
+    return add_common_args(parser)
+
+
+def test_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Test (evaluate) a checkpoint")
+    parser.add_argument("config", help="config file path")
+    parser.add_argument("checkpoint", help="checkpoint file")
+    parser.add_argument("--show-dir", help="save visualised predictions here (detection / segmentation "
+                        "configs with a visualization hook)")
+    parser.add_argument("--show-score-thr", type=float, default=None, help="detection: draw boxes scoring at "
+                        "least this with --show-dir (mmdet's DetVisualizationHook hides those under 0.3)")
+    parser.add_argument("--out", help="also write the test predictions here: a CSV for classification, text, graph "
+                        "(every node) and anomaly; COCO result JSON for detection; a folder of label PNGs for "
+                        "segmentation (see tasks/common/predictions.py)")
+    return add_common_args(parser)
+
+
+def train_main(argv=None):
+    """``tools/train.py``'s whole behaviour, for ``argv`` (default ``sys.argv[1:]``)."""
+    return train(parse(train_parser(), argv))
+
+
+def test_main(argv=None):
+    """``tools/test.py``'s whole behaviour, for ``argv`` (default ``sys.argv[1:]``)."""
+    args = parse(test_parser(), argv)
+    return test(args, out=args.out)
+
+
 def train(args: argparse.Namespace):
     """``tools/train.py``: build the config's Runner and train (it tests the best checkpoint after)."""
     cfg = load_config(args)
@@ -132,4 +171,5 @@ def test(args: argparse.Namespace, out: Optional[str] = None):
         return runner.test()
 
 
-__all__ = ["USER_ERRORS", "add_common_args", "parse", "load_config", "user_errors", "train", "test"]
+__all__ = ["USER_ERRORS", "add_common_args", "parse", "load_config", "user_errors", "train", "test", "train_parser",
+           "test_parser", "train_main", "test_main"]

@@ -76,7 +76,7 @@ class IMixerRunner(Runner):
                                   "custom_imports?)")
             try:
                 resolver(cfg)
-            except ValueError as exc:
+            except (ValueError, FileNotFoundError) as exc:  # the user's settings or files: one line with the fix
                 raise ConfigError(str(exc)) from exc
         return super().from_cfg(cfg)
 

@@ -132,7 +132,7 @@ def _pred_halves(show_dir: Path) -> dict:
     return out
 
 
-def test_show_score_thr_reaches_the_visualization_hook(tmp_path, load_tool, monkeypatch):
+def test_show_score_thr_reaches_the_visualization_hook(tmp_path, monkeypatch):
     from mmdet.engine.hooks import DetVisualizationHook
 
     import inspect
@@ -152,14 +152,15 @@ def test_show_score_thr_reaches_the_visualization_hook(tmp_path, load_tool, monk
     torch.save({"state_dict": model.state_dict(), "meta": {}}, ckpt)
     opts = ["model.backbone.depths=[1,1,2,1]", "model.test_cfg.score_thr=0.0", "test_dataloader.num_workers=0",
             "test_dataloader.persistent_workers=False", f"test_dataloader.dataset.data_root={scenes}"]
-    test_tool = load_tool("test")
+    from tasks.common.cli import test_main
+
     halves = {}
     for thr in (None, 0.0):
         show = tmp_path / f"show_{thr}"
         argv = ["test.py", config, str(ckpt), "--work-dir", str(tmp_path / "work"), "--show-dir", str(show)]
         argv += [] if thr is None else ["--show-score-thr", str(thr)]
         monkeypatch.setattr(sys, "argv", argv + ["--cfg-options", *opts])
-        test_tool.main()
+        test_main()
         halves[thr] = _pred_halves(show)
     assert sorted(halves[None]) == sorted(halves[0.0]) and len(halves[0.0]) == 2
     # an untrained RetinaNet scores about 0.01: nothing is drawn at 0.3, its 100 boxes are at 0.0

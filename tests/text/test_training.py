@@ -42,22 +42,23 @@ def resolved(path, **options):
     return resolve_text_config(cfg)
 
 
-def run_train(load_tool, monkeypatch, *args):
+def run_train(monkeypatch, *args):
     """``tools/train.py ARGS`` in this process (no interpreter start-up)."""
-    train = load_tool("train")
+    from tasks.common.cli import train_main
+
     monkeypatch.setattr("sys.argv", ["train.py", *map(str, args)])
     monkeypatch.setenv("LOCAL_RANK", "0")  # train.py sets it; undone after the test (transformers' Trainer reads it)
-    train.main()
+    train_main()
 
 
-def test_two_class_csv_trains_without_num_labels_and_exports_a_self_contained_model(load_tool, monkeypatch, capfd,
+def test_two_class_csv_trains_without_num_labels_and_exports_a_self_contained_model(monkeypatch, capfd,
                                                                                     fresh_python, tmp_path, corpus,
                                                                                     tiny_bert):
     rows = [r for r in corpus.make_texts(10) if r[1] != "music"]  # 2 classes, 20 texts: 13 / 2 / 5 split
     data = corpus.write_csv(tmp_path / "reviews.csv", rows)
     work = tmp_path / "work"
     tasks.text.prepare_bert_uncased()
-    run_train(load_tool, monkeypatch, CFG, "--work-dir", work, "--cfg-options",
+    run_train(monkeypatch, CFG, "--work-dir", work, "--cfg-options",
               *tiny_options(data, batch_size=7, vocab=tiny_bert_options(tiny_bert)))
     log = "".join(capfd.readouterr())
     assert "Epoch(train) [1][2/2]" in log and "cls/accuracy" in log and "solver_iters" in log
@@ -106,11 +107,11 @@ print("RESULT", json.dumps(dict(logits=logits, pipe=clf(texts), no_trust=no_trus
     assert "trust_remote_code=True" in got["no_trust"] and "upgrade" not in got["no_trust"].lower()
 
 
-def test_a_test_label_unseen_in_training_fails_before_the_first_iteration(load_tool, monkeypatch, text_dir, corpus):
+def test_a_test_label_unseen_in_training_fails_before_the_first_iteration(monkeypatch, text_dir, corpus):
     rows = corpus.make_texts(2, seed=2) + [("Heavy rain and wind are forecast for the weekend.", "weather")]
     corpus.write_csv(text_dir / "test.csv", rows)
     with pytest.raises(ValueError) as err:
-        run_train(load_tool, monkeypatch, SCRATCH, "--work-dir", text_dir / "work", "--cfg-options",
+        run_train(monkeypatch, SCRATCH, "--work-dir", text_dir / "work", "--cfg-options",
                   *tiny_options(text_dir, text_dir / "tok"))
     assert f"{text_dir / 'test.csv'} has label(s) ['weather'] that never occur in the training split" in str(err.value)
     assert "the classes seen in training are ['music', 'sport', 'tech']" in str(err.value)

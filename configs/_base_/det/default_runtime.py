@@ -3,6 +3,8 @@ default_scope = 'mmdet'
 custom_imports = dict(imports=['backbones', 'tasks.common', 'tasks.detection'], allow_failed_imports=False)
 # tasks/common/runner.py: split checks, schedules that follow the run, the test after training
 runner_type = 'imixer.IMixerRunner'
+# --cfg-options coco_folder=PATH trains and evaluates on your own COCO folder (tasks/detection/coco_folder.py)
+config_resolvers = ['resolve_coco_folder']
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20),
