@@ -16,6 +16,8 @@ The user's text (``source=`` a path) is one of
 * a directory of ``*.txt`` files (searched recursively), one document a file;
 * one ``.txt`` file, one document a paragraph (blank-line separated);
 * a CSV file, one document a row of its ``text_column``;
+* the name of a text-classification set (``'bbc_news'``, ...): its *training* texts only, one document
+  a text (self-pretraining, Amos et al., "Never Train from Scratch", ICLR 2024);
 
 and the documents are split by the same fixed seeded rule. Errors name what to change: an empty file
 (its path), undecodable bytes (the file and the ``encoding=`` option), too few documents to split, and
@@ -49,7 +51,7 @@ from backbones.registry import DATASETS
 from tasks.common.runner import FUNCTIONS
 from tasks.common.fetch import MissingDatasetError, apt_fetch, data_root, register_preparer, write_atomic
 
-from .datasets import SPLITS, _decode_error
+from .datasets import BUILTIN_SOURCES, SPLITS, _decode_error, resolve_source
 from .tokenization import load_tokenizer, tokenizer_dir_beside, trained_tokenizer
 
 OBJECTIVES = ("mlm", "clm")
@@ -205,7 +207,12 @@ def _user_documents(path: Path, text_column: str, encoding: str) -> Tuple[List[s
 
 
 def resolve_corpus(source: Union[str, Path]) -> Path:
-    """A built-in corpus name -> ``data/<name>`` (:class:`MissingDatasetError` when unprepared); else a path."""
+    """A built-in corpus name -> ``data/<name>`` (:class:`MissingDatasetError` when unprepared); a
+    text-classification set (``'bbc_news'``, ``'tweets'``, ...) -> its *training* CSV, whose texts are
+    then split into the LM's train / val / test (self-pretraining on the task's own training texts:
+    its validation and test texts are never seen); else a path."""
+    if str(source) in BUILTIN_SOURCES:
+        return resolve_source(source) / "train.csv"
     if str(source) in CORPORA:
         if not _prepared(str(source)):
             raise MissingDatasetError(str(source), data_root() / str(source))

@@ -224,11 +224,12 @@ def tiny_lm_options(source, work) -> list:
             "val_dataloader.dataset.max_windows=8", "test_dataloader.dataset.max_windows=8"]
 
 
-def run_train(load_tool, monkeypatch, *args):
-    train = load_tool("train")
+def run_train(monkeypatch, *args):
+    from tasks.common.cli import train_main
+
     monkeypatch.setattr("sys.argv", ["train.py", *map(str, args)])
     monkeypatch.setenv("LOCAL_RANK", "0")
-    train.main()
+    train_main()
 
 
 PIPELINE_CODE = '''
@@ -247,9 +248,9 @@ print("RESULT", json.dumps(dict(out=out, project=[m for m in sys.modules if m.sp
     ("configs/text/clm_imixer_gcide.py", "text-generation", "the cat sat on"),
 ])
 def test_train_reports_perplexity_and_the_export_runs_in_a_pipeline_without_the_project(
-        config, task, prompt, load_tool, monkeypatch, tmp_path, fresh_python):
+        config, task, prompt, monkeypatch, tmp_path, fresh_python):
     work = tmp_path / "work"
-    run_train(load_tool, monkeypatch, config, "--work-dir", work, "--cfg-options",
+    run_train(monkeypatch, config, "--work-dir", work, "--cfg-options",
               *tiny_lm_options(write_corpus(tmp_path / "texts"), work))
     metrics = json.loads((work / "test_metrics.json").read_text())
     assert 1.0 < metrics["lm/perplexity"] < 1e4 and metrics["lm/tokens"] > 0
@@ -283,3 +284,15 @@ def test_the_corpora_are_registered_for_prepare_data():
     from tasks.common.fetch import PREPARERS
 
     assert "4.9 million words" in PREPARERS["gcide"].help and "BSD" in PREPARERS["fortunes"].help
+
+
+def test_a_classification_set_pretrains_on_its_training_texts_only(tmp_path, monkeypatch, corpus):
+    monkeypatch.setenv("IMIXER_DATA", str(tmp_path / "data"))
+    root = tmp_path / "data" / "bbc_news"
+    root.mkdir(parents=True)
+    train = corpus.make_texts(10, seed=0)
+    corpus.write_csv(root / "train.csv", train)
+    corpus.write_csv(root / "val.csv", [("held out validation text", "sport")])
+    corpus.write_csv(root / "test.csv", [("held out test text", "sport")])
+    docs = [d for s in ("train", "val", "test") for d in load_corpus_split("bbc_news", s)]
+    assert sorted(docs) == sorted(t for t, _ in train)  # every LM split comes from the training texts
