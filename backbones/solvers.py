@@ -313,11 +313,15 @@ def broyden(f: Callable, z0: torch.Tensor, *, tol: float = 1e-3, max_iter: int =
     a_mem = z0.new_zeros(bsz, m, d)
     b_mem = z0.new_zeros(bsz, m, d)
 
+    used = [0]  # rank-one terms stored so far (at most m): only those are read
+
     def h_mul(x: torch.Tensor) -> torch.Tensor:  # H x = -x + sum_i a_i (b_i . x)
-        return -x + ((b_mem @ x[:, :, None]).transpose(1, 2) @ a_mem)[:, 0]
+        a, b = a_mem[:, :used[0]], b_mem[:, :used[0]]
+        return -x + ((b @ x[:, :, None]).transpose(1, 2) @ a)[:, 0]
 
     def ht_mul(x: torch.Tensor) -> torch.Tensor:  # H^T x = -x + sum_i b_i (a_i . x)
-        return -x + ((a_mem @ x[:, :, None]).transpose(1, 2) @ b_mem)[:, 0]
+        a, b = a_mem[:, :used[0]], b_mem[:, :used[0]]
+        return -x + ((a @ x[:, :, None]).transpose(1, 2) @ b)[:, 0]
 
     track = _Tracker(z0, tol)
     z = z0.reshape(bsz, -1)
@@ -345,6 +349,7 @@ def broyden(f: Callable, z0: torch.Tensor, *, tol: float = 1e-3, max_iter: int =
         b_new = torch.where(ok[:, None], ht_mul(dz), torch.zeros_like(dz))
         a_mem[:, slot], b_mem[:, slot] = a_new, b_new
         slot = (slot + 1) % m
+        used[0] = min(used[0] + 1, m)
         # frozen / non-finite samples keep their state
         moved = active & torch.isfinite(g_new).all(1)
         z = torch.where(moved[:, None], z_new, z)
