@@ -1,5 +1,5 @@
 # Adamic-Adar (no parameters, nothing to train) on the same splits as link_hopimixer_football.py: evaluated by
-# tools/benchmark_graph_levels.py with the Runner's test loop.
+# configs/benchmarks/graph_links.py with the Runner's test loop.
 _base_ = ['./_base_/link.py']
 _data = dict(input='edges')
 train_dataloader = dict(dataset=_data)

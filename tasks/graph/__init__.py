@@ -23,3 +23,14 @@ __all__ = ["GraphDataError", "check_class_coverage", "load_csv_graph", "load_gra
 # graph classification and link prediction (issue 15): importing registers their datasets, models, metric,
 # collate function and the b3db / solubility preparers
 from . import graph_data, graph_level, links  # noqa: E402,F401
+
+# the device check's tiny run of this task (tools/gpu_check.py)
+from tasks.common.smoke import Task, loader_opts, register_smoke_task  # noqa: E402
+def _smoke_options(cfg, iters, work):
+    # full-graph mode (one iteration = one epoch over every training node); validation at the end only
+    return ([f"train_cfg.max_epochs={iters}", f"train_cfg.val_interval={iters}"]
+            + loader_opts("batch_size", 1) + loader_opts("dataset.mode", "full"))
+
+
+register_smoke_task(Task("graph", "configs/graph/hopimixer_full_karate.py", "configs/graph/hopmlpmixer_minibatch_karate.py",
+                         _smoke_options, "cls/accuracy"))

@@ -1,7 +1,7 @@
 # Full-batch node classification as a Runner loop over a one-graph dataset (batch_size=1: one iteration
 # per epoch), validated every epoch. As PyG's citation benchmark, the model is selected and stopped on the
 # validation cross-entropy (cls/nll of NodeClsMetric; accuracy ties too often on small validation splits):
-# the best one is checkpointed (best_cls_nll_epoch_*.pth, what tools/benchmark_graph.py tests) and
+# the best one is checkpointed (best_cls_nll_epoch_*.pth, what the test after training uses) and
 # training stops after 50 epochs without a lower one (mmengine's EarlyStoppingHook). The child sets the
 # dataset mode: 'full' (hop tokens) or 'graph' (GCN, GAT).
 _base_ = ['../../_base_/default_runtime.py', './node_karate.py', './adam_200e.py']

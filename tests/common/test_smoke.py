@@ -1,4 +1,4 @@
-"""tools/gpu_check.py on the CPU: two fast tasks end to end, the verdicts, a missing dataset."""
+"""tools/gpu_check.py (tasks.common.smoke) on the CPU: two fast tasks end to end, the verdicts, a missing dataset."""
 import json
 import math
 import re
@@ -42,8 +42,8 @@ def test_missing_dataset_fails_with_the_prepare_command(run_tool, tmp_path):
     assert status.startswith("FAIL") and "python tools/prepare_data.py odds_cardio" in status
 
 
-def test_verdicts(load_tool):
-    gc = load_tool("gpu_check")
+def test_verdicts():
+    from tasks.common import smoke as gc
     good = dict(iters=3, warmup=1, losses={"loss": 0.5}, nonfinite=None, metrics={"acc": 1.0}, time_s=1.0,
                 peak_bytes=3 * 2**30, model="M/B", params=2e6, dtype="bfloat16")
     assert gc.judge(good, 0) == ("ok", "")
