@@ -408,6 +408,45 @@ def _selection_md(means: Dict[str, Dict[str, float]], datasets: Sequence[str], d
         vals = [table[det].get(ds, math.nan) for ds in complete]
         mean = "–" if any(math.isnan(v) for v in vals) else f"{100 * np.mean(vals):.1f}"
         out.append(f"| {det} | {mean} | {'–' if math.isnan(ranks[det]) else f'{ranks[det]:.2f}'} |")
+    if "groups" in selection:  # per source: the held-out column next to the other detectors
+        out += ["", "Held-out column per source group (mean ROC-AUC %, the group's sets):\n",
+                "| group | " + " | ".join(table) + " |", "|---|" + "---:|" * len(table)]
+        for label, members in _named_groups(selection["groups"], complete):
+            out.append(f"| {label} | " + " | ".join(_pct(np.mean([table[d].get(ds, math.nan) for ds in members]))
+                                                    for d in table) + " |")
+    return out + [""]
+
+
+def _pct(v: float) -> str:
+    return "–" if math.isnan(v) else f"{100 * v:.1f}"
+
+
+def _named_groups(groups: Sequence[Sequence[str]], datasets: Sequence[str]) -> List[Tuple[str, List[str]]]:
+    """``(label, members among datasets)`` per group (label: the members' common prefix, else the first
+    member), then ``('all', datasets)``."""
+    named = []
+    for g in groups:
+        members = [d for d in datasets if d in set(g)]
+        if members:
+            prefix = os.path.commonprefix(list(g)).rstrip("_-") or members[0]
+            named.append((prefix, members))
+    return named + [("all", list(datasets))]
+
+
+def group_table(rows: Sequence[dict], datasets: Sequence[str], detectors: Sequence[str],
+                groups: Sequence[Sequence[str]]) -> List[str]:
+    """Markdown: per source group and detector, the mean over the group's datasets of ROC-AUC and AP (%,
+    each dataset's mean over seeds) and of the seconds per cell (fit + scoring)."""
+    out = ["### Per source group (ROC-AUC % / AP % / seconds per cell, fit + scoring)\n",
+           "| group | " + " | ".join(detectors) + " |", "|---|" + "---:|" * len(detectors)]
+    for label, members in _named_groups(groups, datasets):
+        cells = []
+        for det in detectors:
+            roc, ap = (np.mean([_stats(rows, ds, det, k)[0] for ds in members]) for k in ("roc_auc", "ap"))
+            secs = [float(r["fit_s"]) + float(r["score_s"]) for r in rows
+                    if r["detector"] == det and r["dataset"] in set(members) and r["status"] == "ok"]
+            cells.append(f"{_pct(roc)} / {_pct(ap)} / {np.mean(secs) if secs else math.nan:.2f}")
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
     return out + [""]
 
 
@@ -452,6 +491,8 @@ def summarize(rows: Sequence[dict], datasets: Sequence[str], detectors: Sequence
         out.append("")
     if selection is not None:
         out += _selection_md(means, datasets, detectors, selection)
+        if "groups" in selection:
+            out += group_table(rows, datasets, detectors, selection["groups"])
     out.append("### Time (seconds per fit / per scoring of the test part, mean over cells)\n")
     out.append("| detector | fit s | score s | cells ok | cells failed / timed out |")
     out.append("|---|---:|---:|---:|---:|")

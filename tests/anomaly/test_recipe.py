@@ -147,6 +147,19 @@ def test_summary_ranks_the_held_out_column():
     assert "Best on all datasets: **c1**" in md  # over all three: c1 0.633, c2 0.6
 
 
+def test_summary_per_source_group():
+    """With source groups, the held-out column and every detector's ROC-AUC / AP / time per group."""
+    table = {"c1": {"a_1": 0.9, "a_2": 0.5, "b_1": 0.5}, "c2": {"a_1": 0.6, "a_2": 0.6, "b_1": 0.6},
+             "iforest": {"a_1": 0.7, "a_2": 0.55, "b_1": 0.4}}
+    rows = [dict(dataset=ds, detector=det, seed="0", status="ok", roc_auc=str(v), ap=str(v / 2), fit_s="1",
+                 score_s="0.5", error="") for det, vals in table.items() for ds, v in vals.items()]
+    md = summarize(rows, ["a_1", "a_2", "b_1"], list(table), 1,
+                   selection=dict(candidates=["c1", "c2"], name="sel", groups=[("a_1", "a_2"), ("b_1",)]))
+    # a held out: chosen on b_1 -> c2 (0.6 on both); b_1 held out: chosen on a -> c1 (0.5)
+    assert "| a | 60.0 | 62.5 |" in md and "| b_1 | 50.0 | 40.0 |" in md and "| all | 56.7 | 55.0 |" in md
+    assert "| a | 70.0 / 35.0 / 1.50 | 60.0 / 30.0 / 1.50 | 62.5 / 31.2 / 1.50 |" in md
+
+
 def test_summary_of_one_dataset_skips_the_selection_instead_of_failing():
     """A selection config run on one dataset (--only-data, e.g. the cost cell) still writes its tables."""
     rows = [dict(dataset="cost", detector=d, seed="0", status="ok", roc_auc="0.5", ap="0.1", fit_s="2",
