@@ -309,19 +309,15 @@ def broyden(f: Callable, z0: torch.Tensor, *, tol: float = 1e-3, max_iter: int =
     _check_broyden(dict(m=m))
     shape, bsz = z0.shape, z0.shape[0]
     d = z0[0].numel()
-    m = min(m, max(max_iter, 1))
-    a_mem = z0.new_zeros(bsz, m, d)
-    b_mem = z0.new_zeros(bsz, m, d)
-
-    used = [0]  # rank-one terms stored so far (at most m): only those are read
+    # the stored rank-one terms, (B, n, d) with n <= m, grown by one per step (no preallocated, zero-filled
+    # memory: a solve of a few steps touches only what it stored)
+    mem = {"a": z0.new_empty(bsz, 0, d), "b": z0.new_empty(bsz, 0, d)}
 
     def h_mul(x: torch.Tensor) -> torch.Tensor:  # H x = -x + sum_i a_i (b_i . x)
-        a, b = a_mem[:, :used[0]], b_mem[:, :used[0]]
-        return -x + ((b @ x[:, :, None]).transpose(1, 2) @ a)[:, 0]
+        return -x + ((mem["b"] @ x[:, :, None]).transpose(1, 2) @ mem["a"])[:, 0]
 
     def ht_mul(x: torch.Tensor) -> torch.Tensor:  # H^T x = -x + sum_i b_i (a_i . x)
-        a, b = a_mem[:, :used[0]], b_mem[:, :used[0]]
-        return -x + ((a @ x[:, :, None]).transpose(1, 2) @ b)[:, 0]
+        return -x + ((mem["a"] @ x[:, :, None]).transpose(1, 2) @ mem["b"])[:, 0]
 
     track = _Tracker(z0, tol)
     z = z0.reshape(bsz, -1)
@@ -330,7 +326,6 @@ def broyden(f: Callable, z0: torch.Tensor, *, tol: float = 1e-3, max_iter: int =
     g = fz - z
     best_res = track.residual.clone()
     best = fz.clone()
-    slot = 0
     for _ in range(1, max_iter):
         if done:
             break
@@ -347,9 +342,9 @@ def broyden(f: Callable, z0: torch.Tensor, *, tol: float = 1e-3, max_iter: int =
         safe = torch.where(ok, den, torch.ones_like(den))
         a_new = torch.where(ok[:, None], (dz - h_dg) / safe[:, None], torch.zeros_like(dz))
         b_new = torch.where(ok[:, None], ht_mul(dz), torch.zeros_like(dz))
-        a_mem[:, slot], b_mem[:, slot] = a_new, b_new
-        slot = (slot + 1) % m
-        used[0] = min(used[0] + 1, m)
+        start = max(0, mem["a"].shape[1] + 1 - m)  # the oldest term is dropped when the memory is full
+        mem["a"] = torch.cat([mem["a"][:, start:], a_new[:, None]], 1)
+        mem["b"] = torch.cat([mem["b"][:, start:], b_new[:, None]], 1)
         # frozen / non-finite samples keep their state
         moved = active & torch.isfinite(g_new).all(1)
         z = torch.where(moved[:, None], z_new, z)
