@@ -236,7 +236,7 @@ class PyramidBlock(nn.Module):
 
     def __init__(self, dim: int, window_size: int, token_hidden: int, token_mixer: TokenMixerSpec,
                  mlp_ratio: float = 4.0, dwconv: bool = True, act: str = "gelu", drop: float = 0.0,
-                 drop_path: float = 0.0) -> None:
+                 drop_path: float = 0.0, layer_scale: Optional[float] = None) -> None:
         super().__init__()
         self.window_size = window_size
         self.norm1 = LayerNorm(dim)
@@ -245,14 +245,19 @@ class PyramidBlock(nn.Module):
         self.norm2 = LayerNorm(dim)
         hidden = int(mlp_ratio * dim)
         self.mlp_channels = MixFFN(dim, hidden, act, drop) if dwconv else Mlp(dim, hidden, act=act, drop=drop)
+        # LayerScale (Touvron et al., CaiT, 2021): learnable per-channel gains on both branches
+        self.gamma1 = nn.Parameter(torch.full((dim,), float(layer_scale))) if layer_scale else None
+        self.gamma2 = nn.Parameter(torch.full((dim,), float(layer_scale))) if layer_scale else None
 
     def forward(self, x: torch.Tensor, shift: int = 0) -> torch.Tensor:
         windows, mask, geometry = window_partition(self.norm1(x), self.window_size, shift)
         if mask is not None:
             windows = windows * mask.unsqueeze(-1).to(windows.dtype)
         mixed = self.mlp_tokens(windows.transpose(1, 2)).transpose(1, 2)
-        x = x + self.drop_path(window_reverse(mixed, self.window_size, geometry))
-        return x + self.drop_path(self.mlp_channels(self.norm2(x)))
+        mixed = window_reverse(mixed, self.window_size, geometry)
+        x = x + self.drop_path(mixed if self.gamma1 is None else self.gamma1 * mixed)
+        h = self.mlp_channels(self.norm2(x))
+        return x + self.drop_path(h if self.gamma2 is None else self.gamma2 * h)
 
 
 class WindowStage(nn.Module):
@@ -279,14 +284,15 @@ class WindowStage(nn.Module):
 
     def __init__(self, dim: int, depth: int, window_size: int, token_hidden: int, token_mixer: TokenMixerSpec,
                  mlp_ratio: float, act: str, drop: float, drop_path: Sequence[float],
-                 downsample: Optional[nn.Module] = None, dwconv: bool = True, pos_embed: bool = False) -> None:
+                 downsample: Optional[nn.Module] = None, dwconv: bool = True, pos_embed: bool = False,
+                 layer_scale: Optional[float] = None) -> None:
         super().__init__()
         self.window_size = window_size
         self.downsample = downsample
         self.pos_embed = nn.Conv2d(dim, dim, kernel_size=3, padding=1, groups=dim) if pos_embed else None
         self.blocks = nn.ModuleList([
             PyramidBlock(dim, window_size, token_hidden, token_mixer, mlp_ratio, dwconv=dwconv, act=act, drop=drop,
-                         drop_path=drop_path[j])
+                         drop_path=drop_path[j], layer_scale=layer_scale)
             for j in range(depth)])
         self.grad_checkpointing = False
 
@@ -326,6 +332,8 @@ class IMixerPyramid(BaseModule):
             ``'merge'`` (Swin's ``2 x 2`` patch merging, :class:`PatchMerging`).
         mlp_dwconv: a depthwise ``3 x 3`` convolution in every channel MLP (:class:`MixFFN`).
         pos_embed: a convolutional position encoding (``x + DWConv3x3(x)``) at the start of every stage.
+        layer_scale: initial value of LayerScale's per-channel gains on both residual branches of every
+            block, or ``False`` for none.
         token_mixer: ``'implicit'`` (iMixer), ``'mlp'`` (the explicit twin) or a dict spec
             ``dict(type='implicit', n_iter=4, ...)`` (:mod:`backbones.token_mixers`).
         act: activation.
@@ -353,8 +361,8 @@ class IMixerPyramid(BaseModule):
 
     #: the design options (what ``arch=None`` uses; an arch may override any of them)
     design: Dict[str, object] = dict(stem="conv", downsample="conv", mlp_dwconv=True, pos_embed=False,
-                                     window_size=(7, 7, 4, 2))
-    _v1 = dict(stem="patch", downsample="merge", mlp_dwconv=False, pos_embed=False, window_size=7)
+                                     window_size=(7, 7, 4, 2), layer_scale=False)
+    _v1 = dict(stem="patch", downsample="merge", mlp_dwconv=False, pos_embed=False, window_size=7, layer_scale=False)
     #: named sizes: widths, depths and design (parameter counts in the module docstring)
     arch_zoo: Dict[str, dict] = {
         "tiny": dict(embed_dims=64, depths=(2, 2, 10, 2)),
@@ -369,6 +377,7 @@ class IMixerPyramid(BaseModule):
                  window_size: Union[int, Sequence[int], None] = None, token_ratio: float = 1.0,
                  mlp_ratio: float = 4.0, stem: Optional[str] = None, downsample: Optional[str] = None,
                  mlp_dwconv: Optional[bool] = None, pos_embed: Optional[bool] = None,
+                 layer_scale: Union[float, bool, None] = None,
                  token_mixer: TokenMixerSpec = "implicit", act: str = "gelu", drop_rate: float = 0.0,
                  drop_path_rate: float = 0.1, out_indices: Sequence[int] = (0, 1, 2, 3), frozen_stages: int = -1,
                  norm_eval: bool = False, num_classes: int = 0, with_cp: bool = False,
@@ -377,7 +386,7 @@ class IMixerPyramid(BaseModule):
         spec = resolve_token_mixer(token_mixer, **implicit)
         dims, depths = self._resolve_arch(arch, embed_dims, depths)
         given = dict(stem=stem, downsample=downsample, mlp_dwconv=mlp_dwconv, pos_embed=pos_embed,
-                     window_size=window_size)
+                     window_size=window_size, layer_scale=layer_scale)
         base = {**self.design, **{k: v for k, v in self.arch_zoo.get(arch or "", {}).items() if k in self.design}}
         design = {k: base[k] if v is None else v for k, v in given.items()}
         if design["stem"] not in ("conv", "patch"):
@@ -403,6 +412,9 @@ class IMixerPyramid(BaseModule):
         self.arch, self.embed_dims, self.depths = arch, dims, depths
         self.stem, self.downsample = design["stem"], design["downsample"]
         self.mlp_dwconv, self.pos_embed = bool(design["mlp_dwconv"]), bool(design["pos_embed"])
+        self.layer_scale = float(design["layer_scale"] or 0.0)
+        if self.layer_scale < 0:
+            raise ValueError(f"layer_scale must be > 0 (the initial LayerScale gain) or False, got {layer_scale}")
         #: per stage: the window size ``w`` and the token mixer's internal width ``D``
         self.in_channels, self.window_size, self.token_hidden = in_channels, windows, token_hidden
         self.token_mixer, self.token_mixer_cfg = spec["type"], spec
@@ -423,7 +435,7 @@ class IMixerPyramid(BaseModule):
             self.stages.append(WindowStage(
                 dims[i], depths[i], windows[i], token_hidden[i], spec, mlp_ratio, act, drop_rate,
                 dpr[start:start + depths[i]], downsample=merge(dims[i - 1], dims[i]) if i else None,
-                dwconv=self.mlp_dwconv, pos_embed=self.pos_embed))
+                dwconv=self.mlp_dwconv, pos_embed=self.pos_embed, layer_scale=self.layer_scale or None))
         for i in out_indices:
             self.add_module(f"norm{i}", LayerNorm(dims[i]))
         if num_classes > 0:

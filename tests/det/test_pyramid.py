@@ -85,6 +85,10 @@ def test_designs_the_archs_name():
     assert isinstance(mixed.stages[3].blocks[0].mlp_channels, MixFFN) and mixed.token_hidden == (49, 49, 16, 4)
     assert isinstance(mixed.patch_embed, torch.nn.Conv2d)
     assert IMixerPyramid(**SMALL, pos_embed=True).stages[2].pos_embed.groups == 32
+    scaled = IMixerPyramid(**SMALL, layer_scale=0.1).stages[1].blocks[1]
+    assert torch.equal(scaled.gamma1, torch.full((16,), 0.1)) and scaled.gamma2.shape == (16,)
+    with pytest.raises(ValueError, match="layer_scale must be > 0"):
+        IMixerPyramid(**SMALL, layer_scale=-1.0)
 
 
 @pytest.mark.parametrize("arch", ["tiny", "tiny-v1"])
