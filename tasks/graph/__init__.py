@@ -26,6 +26,8 @@ from . import graph_data, graph_level, links  # noqa: E402,F401
 
 # the device check's tiny run of this task (tools/gpu_check.py)
 from tasks.common.smoke import Task, loader_opts, register_smoke_task  # noqa: E402
+
+
 def _smoke_options(cfg, iters, work):
     # full-graph mode (one iteration = one epoch over every training node); validation at the end only
     return ([f"train_cfg.max_epochs={iters}", f"train_cfg.val_interval={iters}"]

@@ -15,7 +15,7 @@ __all__ = ["ClassBalanceHook", "DigitScenesSegDataset", "ForegroundIoUMetric", "
            "SegVisualizationHook"]
 
 # the device check's tiny run of this task (tools/gpu_check.py)
-
 from tasks.common.smoke import Task, register_smoke_task, scenes_options  # noqa: E402
+
 register_smoke_task(Task("seg", "configs/seg/upernet_imixer-pyramid-t_600i_digits.py",
                          "configs/seg/upernet_mlpmixer-pyramid-t_600i_digits.py", scenes_options, "mIoU"))

@@ -44,7 +44,7 @@ __all__ = ["IMixerConfig", "IMixerPreTrainedModel", "IMixerModel", "IMixerForSeq
            "train_wordpiece_tokenizer", "load_tokenizer", "prepare_bert_uncased", "resolve_text_config"]
 
 # the device check's tiny run of this task (tools/gpu_check.py)
-
 from tasks.common.smoke import Task, register_smoke_task, subset_options  # noqa: E402
+
 register_smoke_task(Task("text", "configs/text/imixer_bbc-news_wordpiece.py", "configs/text/mlpmixer_bbc-news_wordpiece.py",
                          subset_options, "cls/accuracy", ("bbc_news", "bbc_news/train.csv")))
