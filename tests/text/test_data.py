@@ -268,7 +268,7 @@ def test_short_text_sets_are_prepared_from_the_source_archive(tmp_path, monkeypa
     ratings = [1.5, -2.0, 0.0, 0.4, -0.1, 2.2, -3.0, 0.0, 1.0, -1.2] * 5
     lines = [f"{i}\t{r}\tsnippet number {i} rated {r}" for i, r in enumerate(ratings)]
     cache = tmp_path / "data" / ".cache" / "pip"
-    cache.mkdir(parents=True)
+    cache.mkdir(parents=True, exist_ok=True)  # the failed first use made it
     _snippet_sdist(cache / "vaderSentiment-3.3.2.tar.gz", lines)
     monkeypatch.setitem(SNIPPET_SETS, "tweets", ("tweets_GroundTruth.txt", len(lines), "tweets"))
     out = prepare("tweets")
