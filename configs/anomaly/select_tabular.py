@@ -1,6 +1,6 @@
 # Choosing IMixerTabularDetector's defaults without judging a choice on the set it is scored on.
 # Every setting of _grid runs the whole suite (15 sets, the suite's seeds 0-4); all fit + score a 5,000 x 100
-# cell within the 10-s budget on 2 CPU cores (docs/benchmarks.md, "Cost of a cell"), so all are candidates.
+# cell within the 10-s budget on 2 CPU cores (docs/anomaly.md), so all are candidates.
 # summary.md's "leave-one-dataset-out" table picks, for each set, the candidate with the best mean ROC-AUC
 # on the *other* sets (near-copies of one source left out together) and ranks that held-out column against
 # the suite's other detectors (compare); the held-out column is what to expect on unseen data. The
