@@ -1,7 +1,3 @@
-# >>> NOTE TO THE HELPER WORKING ON ISSUE 28 (from the lead; delete this block, do not commit it) >>>
-# Your brief left out the shared ground rules. Read /tmp/common_brief.md NOW and follow it:
-# commit only your own files, flock for heavy jobs and timing, grid-config format, deadline 23:20 UTC.
-# <<< END NOTE <<<
 r"""IMixerPyramid: a hierarchical (i)Mixer for detection and segmentation.
 
 A Mixer's token-mixing weights fix the number of tokens, so the isotropic Mixer cannot take arbitrary
