@@ -1,6 +1,7 @@
 """Runner plumbing of the anomaly task: datasets, metric and hooks in the imixer registries, and
 :func:`train_with_runner`, which the neural detectors' ``fit`` uses to train through mmengine's Runner
-in-process (the same Runner ``tools/train.py`` builds from ``configs/anomaly/*.py``).
+in-process (:class:`tasks.common.runner.IMixerRunner`, the Runner ``tools/train.py`` builds from
+``configs/anomaly/*.py``).
 """
 from __future__ import annotations
 
@@ -316,9 +317,7 @@ def train_with_runner(model_cfg: dict, train_dataset: dict, *, max_iters: int, b
     Returns:
         the trained model (eval mode) and the number of optimisation steps run.
     """
-    from mmengine.runner import Runner
-
-    import tasks.common  # noqa: F401  (SolverStatsHook)
+    from tasks.common.runner import IMixerRunner  # also registers SolverStatsHook (tasks.common)
 
     tmp = None
     if work_dir is None:
@@ -358,7 +357,8 @@ def train_with_runner(model_cfg: dict, train_dataset: dict, *, max_iters: int, b
     runner = None
     try:
         with runner_device(device):
-            runner = Runner(**cfg)
+            # the project's Runner (split checks, probe); the detector scores its own test rows
+            runner = IMixerRunner(**cfg, cfg=dict(test_after_train=False))
             runner.train()
         model = unwrap_model(runner.model)
         model.eval()
