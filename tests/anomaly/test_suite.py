@@ -23,18 +23,10 @@ out_dir = 'unused'
 
 
 def _main(args):
-    """Run tools/benchmark_anomaly.py's main() in-process (faster than a subprocess)."""
-    import importlib.util
-    import sys
-    from pathlib import Path
+    """tools/benchmark_anomaly.py's main() in-process (faster than a subprocess)."""
+    from tasks.anomaly.cli import main
 
-    tools = Path(__file__).resolve().parents[2] / "tools"
-    if str(tools) not in sys.path:
-        sys.path.insert(0, str(tools))
-    spec = importlib.util.spec_from_file_location("benchmark_anomaly", tools / "benchmark_anomaly.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.main([str(a) for a in args])
+    return main([str(a) for a in args])
 
 
 def _rows(out):
@@ -144,9 +136,9 @@ def test_runner_config_trains_and_tests(run_tool, tmp_path):
     assert 100 * roc_auc_score(labels, scores) == pytest.approx(val_auc, abs=1e-9)
 
 
-def test_quick_and_data_options(tmp_path, load_tool):
+def test_quick_and_data_options(tmp_path):
     """--quick selects the config's subset and lighter neural settings; --data appends user files."""
-    mod = load_tool("benchmark_anomaly")
+    from tasks.anomaly import cli as mod
     np.savez(tmp_path / "u.npz", X=np.zeros((4, 2)), y=np.array([0, 0, 0, 1]))
     suite = mod.build_suite(mod.parse_args(["configs/anomaly/suite_odds.py", "--quick", "--data",
                                             str(tmp_path / "u.npz"), "--device", "cpu"]))

@@ -80,7 +80,7 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
-def test_anomaly_suite_killed_mid_cell_resumes_without_duplicate_or_partial_rows(tmp_path, load_tool):
+def test_anomaly_suite_killed_mid_cell_resumes_without_duplicate_or_partial_rows(tmp_path):
     cfg, out = tmp_path / "suite.py", tmp_path / "out"
     cfg.write_text(SUITE)
     cmd = [sys.executable, "tools/benchmark_anomaly.py", str(cfg), "--out", str(out), "--no-progress"]
@@ -94,7 +94,9 @@ def test_anomaly_suite_killed_mid_cell_resumes_without_duplicate_or_partial_rows
     text = results.read_text()
     first = list(csv.DictReader(text[: text.rfind("\n") + 1].splitlines()))  # a line being written is not a row
     assert 2 <= len(first) < 12, "the suite was not interrupted"
-    assert load_tool("benchmark_anomaly").main(cmd[2:]) == 0  # the same command resumed, in this process
+    from tasks.anomaly.cli import main
+
+    assert main(cmd[2:]) == 0  # the same command resumed, in this process
     rows = _rows(results)
     keys = [(r["dataset"], r["detector"], r["seed"]) for r in rows]
     assert len(rows) == 12 and len(set(keys)) == 12
