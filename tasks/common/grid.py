@@ -163,7 +163,7 @@ class Cell:
     def options(self, store: Path) -> List[str]:
         merged = {"randomness.seed": self.seed, **self.bench.cfg_options, **self.bench.datasets[self.dataset],
                   **self.run.cfg_options}
-        return [f"{k}={_cli_value(self._fill(v, store))}" for k, v in merged.items()]
+        return [f"{k}={cli_value(self._fill(v, store))}" for k, v in merged.items()]
 
     def _fill(self, value, store: Path):
         if not isinstance(value, str):
@@ -186,10 +186,10 @@ class Cell:
         return config_hash(text, self.metric)
 
 
-def _cli_value(value) -> str:
+def cli_value(value) -> str:
     """A value as ``--cfg-options`` (mmengine's DictAction) parses it back."""
     if isinstance(value, (list, tuple)):
-        inner = ",".join(_cli_value(v) for v in value)
+        inner = ",".join(cli_value(v) for v in value)
         return f"[{inner}]" if isinstance(value, list) else f"({inner})"
     if isinstance(value, dict):
         raise GridError(f"--cfg-options cannot carry a dict ({value!r}); override its keys one by one "
