@@ -1,8 +1,9 @@
 # The unseen image source: animal silhouettes (PyPI animal-mnist, 28x28, 10 classes x 1,000), every class
 # normal in turn, 1,000 normal images + 10 % other animals, seeds 0-2. No choice of the image detector's
 # defaults looked at it: configs/anomaly/select_image.py chose them on digits, MNIST and Fashion-MNIST.
-# The selection grid runs here too (so the held-out choice can be read off without a second training);
-# `imixer_image` is the detector with its defaults, the baselines are on raw pixels.
+# The selection grid runs here too (one training per set and seed, shared); its `image_flat_pix50`, the
+# setting select_image.py chose, is IMixerImageDetector's defaults (the same scores as the detector built
+# with defaults alone); the baselines are on raw pixels.
 #   python tools/prepare_data.py animal_shapes
 #   python tools/benchmark_anomaly.py configs/anomaly/suite_images.py
 _base_ = './select_image.py'
