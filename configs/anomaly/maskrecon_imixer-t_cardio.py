@@ -4,11 +4,10 @@
 #   python tools/prepare_data.py odds_cardio
 #   python tools/train.py configs/anomaly/maskrecon_imixer-t_cardio.py
 #   python tools/test.py configs/anomaly/maskrecon_imixer-t_cardio.py work_dirs/maskrecon_imixer-t_cardio/iter_800.pth
-_base_ = ['../_base_/default_runtime.py']
+_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adamw_800i.py']
 custom_imports = dict(imports=['backbones', 'tasks.common', 'tasks.anomaly'], allow_failed_imports=False)
 dataset = 'cardio'
 num_features = 21
-max_iters = 800
 model = dict(
     type='MaskedTokenIMixer', num_tokens=num_features, token_dim=1, embed_dim=32, num_blocks=2,
     token_mixer='implicit', mask_ratio=0.25, score_repeats=4)
@@ -27,17 +26,9 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 val_evaluator = dict(type='AnomalyMetric')
 test_evaluator = val_evaluator
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=2e-3, weight_decay=1e-4),
-                     clip_grad=dict(max_norm=1.0))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=50, end=max_iters, eta_min=2e-5),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+# the schedule (800 iterations, AdamW): configs/_base_/schedules/adamw_800i.py
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, save_best=None),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval={{_base_.max_iters}}, save_best=None),
     logger=dict(type='LoggerHook', interval=100))
 log_processor = dict(by_epoch=False)
 custom_hooks = [dict(type='SolverStatsHook'), dict(type='AnomalyCalibrationHook')]

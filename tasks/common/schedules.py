@@ -23,7 +23,10 @@ STEP_KEYS = ("T_max", "step_size")
 
 def run_length(cfg) -> Optional[tuple]:
     """``('epochs', max_epochs)`` or ``('iters', max_iters)`` of the config's training loop (or ``None``)."""
-    train = cfg.get("train_cfg") or {}
+    return _length(cfg.get("train_cfg") or {})
+
+
+def _length(train) -> Optional[tuple]:
     if train.get("max_epochs") is not None:
         return ("epochs", train["max_epochs"])
     if train.get("max_iters") is not None:
@@ -68,13 +71,18 @@ def rescale_schedulers(schedulers: Iterable[dict], factor: float, epoch_length: 
 
 
 def rescale_for_run(schedulers, planned_cfg, cfg, epoch_length: int):
-    """``schedulers`` (configs, a list or a dict of lists per optimizer) scaled from the run length the
-    config file plans (``planned_cfg``, the file as written) to the run's (``cfg``, after the overrides).
+    """``schedulers`` (configs, a list or a dict of lists per optimizer) scaled from the run length they
+    were written for to the run's (``cfg``, after the overrides).
 
-    Unchanged when the two lengths agree, when they count different units, or when the run's
-    ``param_scheduler`` differs from the file's (the user set the schedule: it is used as given).
+    The length they were written for is the config's ``schedule_length`` (``dict(max_iters=N)`` /
+    ``dict(max_epochs=N)``, set beside the schedule in ``configs/_base_/schedules/*.py``), else the run
+    length of the config file as written (``planned_cfg``). So a leaf config that sets its own
+    ``train_cfg.max_iters`` over a base schedule gets that schedule scaled to its run, and so does a
+    ``--cfg-options`` override. Unchanged when the two lengths agree, when they count different units, or
+    when the run's ``param_scheduler`` differs from the file's (the user set the schedule: used as given).
     """
-    planned, actual = run_length(planned_cfg), run_length(cfg)
+    written = cfg.get("schedule_length")
+    planned, actual = (_length(written) if written else run_length(planned_cfg)), run_length(cfg)
     if (planned is None or actual is None or planned[0] != actual[0] or planned[1] == actual[1]
             or _plain(planned_cfg.get("param_scheduler")) != _plain(cfg.get("param_scheduler"))):
         return schedulers

@@ -1,0 +1,13 @@
+# 10 epochs of AdamW (lr 2e-3, weight decay 0.05, gradients clipped at norm 1), one warm-up epoch, cosine
+# decay to 1e-5, converted to iterations; validation every epoch. The MNIST and text classification recipe.
+max_epochs = 10
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
+                     clip_grad=dict(max_norm=1.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=max_epochs, eta_min=1e-5, convert_to_iter_based=True),
+]
+schedule_length = dict(max_epochs=max_epochs)  # the run the boundaries above are written for
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
