@@ -87,3 +87,15 @@ def test_train_tests_the_best_checkpoint_and_probes_the_run(run_tool, tmp_path):
     assert probe["iters"] == 2 and probe["train_s"] > 0 and probe["peak_bytes"] > 0
     assert probe["solver"]["solver_iters"] == 2.0  # the authors' recipe: two unrolled steps
     assert set(probe["val"]) == {"cls/accuracy", "cls/macro_f1"}
+
+
+def test_a_base_schedule_follows_the_length_a_config_sets():
+    from tasks.common.schedules import rescale_for_run
+
+    # configs/_base_/schedules/adamw_600i.py: 100 warm-up iterations of 600; a config asking for 300
+    base = Config.fromfile("configs/det/imixer_retinanet.py", import_custom_modules=False)
+    assert base.schedule_length == dict(max_iters=600)
+    leaf = Config.fromfile("configs/det/imixer_retinanet.py", import_custom_modules=False)
+    leaf.merge_from_dict({"train_cfg.max_iters": 300})
+    warm, cos = rescale_for_run(leaf.param_scheduler, leaf, leaf, epoch_length=1)  # the file itself says 300
+    assert (warm["end"], cos["begin"], cos["end"]) == (50, 50, 300)
