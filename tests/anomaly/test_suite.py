@@ -157,7 +157,13 @@ def test_quick_and_data_options(tmp_path):
     assert set(sel.selection["compare"]) == set(full.detectors) - {"imixer"}  # the suite's other detectors
     image = mod.build_suite(mod.parse_args(["configs/anomaly/select_image.py"]))
     image.validate()
-    assert len(image.datasets) == 10 and image.selection["groups"] == [] and not image.standardize
+    assert len(image.datasets) == 30 and not image.standardize  # three sources, every class normal in turn
+    groups = image.selection["groups"]  # a whole source is left out: the choice never sees its classes
+    assert [len(g) for g in groups] == [10, 10, 10] and sorted(sum(groups, [])) == sorted(
+        f"{d['name']}_{d['normal_class']}" for d in image.datasets)
+    unseen = mod.build_suite(mod.parse_args(["configs/anomaly/suite_images.py"]))
+    assert {d["name"] for d in unseen.datasets} == {"animal_shapes"} and unseen.selection is None
+    assert not {d["name"] for d in unseen.datasets} & {d["name"] for d in image.datasets}
     sel.selection = dict(candidates=["imixer_t16_r2_i150", "nope"])
     with pytest.raises(ValueError, match="unknown"):
         sel.validate()
