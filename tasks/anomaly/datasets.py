@@ -327,7 +327,8 @@ def _build_glass() -> Tuple[np.ndarray, np.ndarray]:
     return df.drop(columns="Type").to_numpy(float), (df["Type"].astype(str) == "6").to_numpy(int)
 
 
-@register_tabular_set("satimage-2", (5803, 71, 36), f"Debian {MLBENCH_DEB} (Satellite.rda, cotton crop downsampled to 71, seed 0)", group="satellite")
+@register_tabular_set("satimage-2", (5803, 71, 36),
+                      f"Debian {MLBENCH_DEB} (Satellite.rda, cotton crop downsampled to 71, seed 0)", group="satellite")
 def _build_satimage2() -> Tuple[np.ndarray, np.ndarray]:
     df = _read_rda("Satellite")
     cotton = np.flatnonzero((df["classes"] == "cotton crop").to_numpy())
@@ -353,7 +354,8 @@ def _build_spambase() -> Tuple[np.ndarray, np.ndarray]:
 
 
 # -- loaders ---------------------------------------------------------------------------------------------
-@register_tabular_set("wbc", (378, 21, 30), "scikit-learn load_breast_cancer (malignant downsampled to 21, seed 0)", fetched=False, group="breast_cancer")
+@register_tabular_set("wbc", (378, 21, 30), "scikit-learn load_breast_cancer (malignant downsampled to 21, seed 0)",
+                      fetched=False, group="breast_cancer")
 def _load_wbc(seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_breast_cancer
 
@@ -364,7 +366,8 @@ def _load_wbc(seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     return d.data[keep], (d.target[keep] == 0).astype(int)
 
 
-@register_tabular_set("wdbc", (367, 10, 30), "scikit-learn load_breast_cancer (malignant downsampled to 10, seed 1)", fetched=False, group="breast_cancer")
+@register_tabular_set("wdbc", (367, 10, 30), "scikit-learn load_breast_cancer (malignant downsampled to 10, seed 1)",
+                      fetched=False, group="breast_cancer")
 def _load_wdbc(seed: int = 1) -> Tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_breast_cancer
 
@@ -580,5 +583,6 @@ def dataset_key(spec: Union[str, dict]) -> str:
     return spec["name"]
 
 
-__all__: List[str] = ["AnomalyData", "DatasetSizeError", "ODDS_SIZES", "ODDS_NAMES", "TABULAR_SETS", "TabularSet", "register_tabular_set", "source_groups", "check_size", "load_odds",
+__all__: List[str] = ["AnomalyData", "DatasetSizeError", "ODDS_SIZES", "ODDS_NAMES", "TABULAR_SETS", "TabularSet",
+                      "register_tabular_set", "source_groups", "check_size", "load_odds",
                       "load_image_one_vs_rest", "load_file", "load_dataset", "dataset_key"]

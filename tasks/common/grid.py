@@ -172,7 +172,8 @@ class Cell:
         return _PLACEHOLDER.sub(lambda m: _best_checkpoint(store, m.group(1), m.group(2), self.seed), value)
 
     def command(self, store: Path) -> List[str]:
-        return ["python", "tools/train.py", self.run.config_for(self.dataset), "--work-dir", self.work_dir, "--cfg-options",
+        return ["python", "tools/train.py", self.run.config_for(self.dataset), "--work-dir", self.work_dir,
+                "--cfg-options",
                 *self.options(store)]
 
     def config_hash(self, store: Path) -> str:
@@ -376,7 +377,8 @@ def summary_md(meta: dict, rows: Sequence[dict]) -> str:
             lines.append(f"\niMixer - twin on {entry['dataset']}: {mean:+.2f}{ci} (95 % t-interval, {n} paired seeds)")
     errors = [r for r in rows if r["status"] != "ok"]
     if errors:
-        lines += ["", "Failed cells:"] + [f"- {r['run']} / {r['dataset']} / seed {r['seed']}: {r['error']}" for r in errors]
+        lines += ["", "Failed cells:"]
+        lines += [f"- {r['run']} / {r['dataset']} / seed {r['seed']}: {r['error']}" for r in errors]
     return "\n".join(lines) + "\n"
 
 

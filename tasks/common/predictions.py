@@ -1,6 +1,8 @@
 """Predictions out of ``tools/test.py CONFIG CKPT --out FILE``, in the format each field expects.
 
-:func:`configure_prediction_output` adds to a config what writes the test split's predictions:
+:func:`configure_prediction_output` adds to a config what writes the test split's predictions, through the
+writer its task registered (:func:`register_prediction_writer`; detection, segmentation and graphs
+register theirs in their own packages):
 
 ==================  =============================================================================
 task                ``--out`` writes
@@ -26,7 +28,8 @@ from __future__ import annotations
 import csv
 import os
 import os.path as osp
-from typing import List, Optional, Sequence
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Sequence
 
 import torch
 from mmengine.dist import collect_results, is_main_process
@@ -226,6 +229,49 @@ def _dataset_types(dataset_cfg) -> List[str]:
     return names
 
 
+@dataclass(frozen=True)
+class PredictionWriter:
+    """How ``--out`` writes one task's predictions.
+
+    Args:
+        name: the task, for messages.
+        matches: ``(evaluator type names, test dataset type names) -> bool``: the config is this task's.
+        configure: ``(cfg, evaluators, out) -> description``: adds to ``cfg`` what writes to ``out``.
+    """
+
+    name: str
+    matches: Callable[[List[str], List[str]], bool]
+    configure: Callable[[object, list, str], str]
+
+
+#: the writers, most specific first; each task registers its own (:func:`register_prediction_writer`)
+WRITERS: List[PredictionWriter] = []
+
+
+def register_prediction_writer(name: str, matches, configure, generic: bool = False) -> PredictionWriter:
+    """Add a task's ``--out`` writer; ``generic`` ones are tried after every specific one."""
+    writer = PredictionWriter(name, matches, configure)
+    if any(w.name == name for w in WRITERS):
+        raise KeyError(f"prediction writer {name!r} registered twice")
+    WRITERS.insert(len(WRITERS) if generic else sum(1 for w in WRITERS if w.name not in _GENERIC), writer)
+    if generic:
+        _GENERIC.add(name)
+    return writer
+
+
+_GENERIC: set = set()
+
+
+def add_hook(cfg, hook: dict) -> None:
+    """Append ``hook`` to the config's ``custom_hooks``."""
+    cfg.custom_hooks = [*(cfg.get("custom_hooks") or []), hook]
+
+
+def evaluators_of(evaluators: list, type_name: str) -> list:
+    """The evaluator configs of ``type_name``."""
+    return [e for e in evaluators if _type_name(e) == type_name]
+
+
 def configure_prediction_output(cfg, out: str) -> str:
     """Make the config's test run also write its predictions to ``out`` (see the module docstring).
 
@@ -243,31 +289,23 @@ def configure_prediction_output(cfg, out: str) -> str:
     if cfg.get("test_dataloader") is None or not evaluators:
         raise ValueError("--out needs a config with test_dataloader and test_evaluator")
     types = [_type_name(e) for e in evaluators]
-    hooks = cfg.get("custom_hooks") or []
-    if "CocoMetric" in types:
-        if not out.endswith(".json"):
-            raise ValueError(f"--out {out}: detection writes COCO result JSON; give a file name ending in .json")
-        stem = out[:-len(".json")]
-        prefix = stem[:-len(".bbox")] if stem.endswith(".bbox") else stem
-        for e in evaluators:
-            if _type_name(e) == "CocoMetric":
-                e["outfile_prefix"] = prefix
-        os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-        cfg.custom_hooks = [*hooks, dict(type="imixer.MoveFileHook", src=f"{prefix}.bbox.json", dst=out)]
-        return f"COCO bbox results (JSON) to {out}"
-    if "IoUMetric" in types:
-        for e in evaluators:
-            if _type_name(e) == "IoUMetric":
-                e["output_dir"] = out
-        return f"one label PNG per test image to the folder {out}"
-    if "NodeDataset" in _dataset_types(cfg.test_dataloader.get("dataset")):
-        cfg.custom_hooks = [*hooks, dict(type="imixer.NodePredictionWriterHook", out_file=out)]
-        return f"a prediction for every node (CSV) to {out}"
-    if "AnomalyMetric" in types or "ClsMetric" in types:
-        cfg.custom_hooks = [*hooks, dict(type="imixer.PredictionWriterHook", out_file=out)]
-        return f"one row per test item (CSV) to {out}"
-    raise ValueError(f"--out: no prediction writer for a config evaluated by {types}; known: ClsMetric (classes, text), "
-                     "AnomalyMetric, NodeDataset test sets (graphs), CocoMetric (detection), IoUMetric (segmentation)")
+    datasets = _dataset_types(cfg.test_dataloader.get("dataset"))
+    for writer in WRITERS:
+        if writer.matches(types, datasets):
+            return writer.configure(cfg, evaluators, out)
+    raise ValueError(f"--out: no prediction writer for a config evaluated by {types}; registered: "
+                     f"{', '.join(w.name for w in WRITERS)}")
 
 
-__all__ = ["PredictionWriterHook", "NodePredictionWriterHook", "MoveFileHook", "configure_prediction_output"]
+def _rows_csv(cfg, evaluators, out: str) -> str:
+    add_hook(cfg, dict(type="imixer.PredictionWriterHook", out_file=out))
+    return f"one row per test item (CSV) to {out}"
+
+
+# classification, text and anomaly: one CSV row per test item (the generic writer, tried last)
+register_prediction_writer("classification / text / anomaly (CSV per item)",
+                           lambda types, datasets: "AnomalyMetric" in types or "ClsMetric" in types, _rows_csv,
+                           generic=True)
+
+__all__ = ["PredictionWriterHook", "NodePredictionWriterHook", "MoveFileHook", "configure_prediction_output",
+           "register_prediction_writer", "PredictionWriter", "WRITERS", "add_hook", "evaluators_of"]

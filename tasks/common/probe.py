@@ -105,7 +105,8 @@ class RunProbeHook(Hook):
             dtype=str(dtype).replace("torch.", ""), optim_wrapper=type(ow).__name__,
             device=torch.cuda.get_device_name(param.device) if self._cuda else cpu_name(),
             torch=torch.__version__, python=platform.python_version(), warmup=self.warmup,
-            iters=0, train_s=0.0, train_s_at=[], iters_per_s=None, peak_bytes=None, losses={}, nonfinite=None, solver={},
+            iters=0, train_s=0.0, train_s_at=[], iters_per_s=None, peak_bytes=None, losses={}, nonfinite=None,
+            solver={},
             val=None, test=None)
         self._t0 = self._now()
         if self.warmup == 0:

@@ -64,7 +64,8 @@ def render(store: Path) -> str:
             for entry in headline(meta, rows):
                 base = entry["baseline"]
                 base_txt = f"{_cell(base)} ({base[0]})" if base else "-"
-                lines.append(f"| {meta['title']} | {entry['dataset'] if entry['dataset'] != 'default' else '-'} | `{meta['metric']}` | {_cell(entry['imixer'])} | "
+                data = entry["dataset"] if entry["dataset"] != "default" else "-"
+                lines.append(f"| {meta['title']} | {data} | `{meta['metric']}` | {_cell(entry['imixer'])} | "
                              f"{_cell(entry['twin'])} | {base_txt} | {_diff(entry.get('diff'))} | "
                              f"{_seeds(entry, meta)} |")
             devices = sorted({r["device"] for r in rows if r.get("device")})

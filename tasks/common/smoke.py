@@ -1,6 +1,7 @@
 """The device check's library (``tools/gpu_check.py``): every task's real config, a few iterations.
 
-Each task package registers its smoke settings in :data:`TASKS` on import (:func:`register_smoke_task`: its config, its twin,
+Each task package registers its smoke settings in :data:`TASKS` on import (:func:`register_smoke_task`: its
+config, its twin,
 the ``--cfg-options`` that make a tiny run, the metric that must come back, the prepared data it reads),
 so adding a task touches its own package only. :func:`run_task` runs ``tools/train.py`` in a subprocess;
 the run's :class:`tasks.common.probe.RunProbeHook` writes ``probe.json`` (losses, time, memory, dtype,

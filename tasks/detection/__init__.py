@@ -12,6 +12,8 @@ from tasks.common.scenes import generate_scenes, prepare_digit_scenes, prepare_m
 __all__ = ["apply_coco_folder", "plan_coco_folder", "resolve_coco_folder", "CocoDetDataset", "DigitScenesDataset",
            "FP32FocalLoss", "generate_scenes", "prepare_digit_scenes", "prepare_mnist_scenes"]
 
+from . import predictions  # noqa: E402,F401  (its tools/test.py --out writer)
+
 # the device check's tiny run of this task (tools/gpu_check.py)
 from tasks.common.smoke import Task, register_smoke_task, scenes_options  # noqa: E402
 
@@ -22,4 +24,5 @@ def _smoke_options(cfg, iters, work):
 
 
 register_smoke_task(Task("det", "configs/det/imixer_retinanet.py",
-                         "configs/det/retinanet_mlpmixer-pyramid-t_fpn_600i_digits.py", _smoke_options, "coco/bbox_mAP"))
+                         "configs/det/retinanet_mlpmixer-pyramid-t_fpn_600i_digits.py", _smoke_options,
+                         "coco/bbox_mAP"))

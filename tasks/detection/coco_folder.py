@@ -1,7 +1,8 @@
 """Train and evaluate any detection config on your own COCO folder: ``coco_folder=PATH``.
 
     python tools/train.py configs/det/imixer_retinanet.py --cfg-options coco_folder=my_coco/
-    python tools/train.py configs/det/retinanet_r18_fpn_600i_digits.py --cfg-options coco_folder=my_coco/ coco_img_scale=320
+    python tools/train.py configs/det/retinanet_r18_fpn_600i_digits.py \
+        --cfg-options coco_folder=my_coco/ coco_img_scale=320
 
 The folder holds ``annotations/instances_train.json``, ``annotations/instances_val.json`` and the images
 under ``images/train/`` and ``images/val/`` (or ``img_dir/train/``, ``img_dir/val/``). Every detection

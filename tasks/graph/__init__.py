@@ -24,6 +24,8 @@ __all__ = ["GraphDataError", "check_class_coverage", "load_csv_graph", "load_gra
 # collate function and the b3db / solubility preparers
 from . import graph_data, graph_level, links  # noqa: E402,F401
 
+from . import predictions  # noqa: E402,F401  (its tools/test.py --out writer)
+
 # the device check's tiny run of this task (tools/gpu_check.py)
 from tasks.common.smoke import Task, loader_opts, register_smoke_task  # noqa: E402
 

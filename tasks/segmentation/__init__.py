@@ -14,6 +14,8 @@ from .metrics import ForegroundIoUMetric
 __all__ = ["ClassBalanceHook", "DigitScenesSegDataset", "ForegroundIoUMetric", "SegFolderDataset",
            "SegVisualizationHook"]
 
+from . import predictions  # noqa: E402,F401  (its tools/test.py --out writer)
+
 # the device check's tiny run of this task (tools/gpu_check.py)
 from tasks.common.smoke import Task, register_smoke_task, scenes_options  # noqa: E402
 
