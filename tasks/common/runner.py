@@ -105,17 +105,23 @@ class IMixerRunner(Runner):
 
     # -- train: check the splits first, test the chosen checkpoint after ---------------------------------
     def train(self):
-        """Check every split, train, then (``test_after_train``) test the best checkpoint."""
+        """Check every split, train, then (``test_after_train``) test the best checkpoint. A model without
+        trainable parameters (a non-parametric baseline such as Adamic-Adar) is tested as it is."""
         check_splits(self)
-        model = super().train()
+        trainable = any(p.requires_grad for p in self.model.parameters())
+        if not trainable:
+            self.logger.info("[train] the model has no trainable parameters: nothing to train, it is tested as it is")
+            model = self.model
+        else:
+            model = super().train()
         if self.cfg.get("test_after_train", True):
-            self.test_after_train()
+            self.test_after_train(trained=trainable)
         return model
 
     def has_test_split(self) -> bool:
         return all(self.cfg.get(k) for k in ("test_dataloader", "test_cfg", "test_evaluator"))
 
-    def test_after_train(self) -> Optional[dict]:
+    def test_after_train(self, trained: bool = True) -> Optional[dict]:
         """Evaluate the test split with :func:`select_checkpoint`'s choice and write ``test_metrics.json``
         (rank 0). Every rank calls it (the evaluation is distributed).
 
@@ -126,7 +132,7 @@ class IMixerRunner(Runner):
             self.logger.info("[test] the config has no test_dataloader / test_cfg / test_evaluator: skipping the "
                              "test after training")
             return None
-        choice = list(select_checkpoint(self))
+        choice = list(select_checkpoint(self)) if trained else [None, "the model as built (nothing to train)"]
         if get_world_size() > 1:  # every rank tests what rank 0 chose
             broadcast_object_list(choice)
         ckpt, why = choice

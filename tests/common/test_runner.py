@@ -99,3 +99,11 @@ def test_a_base_schedule_follows_the_length_a_config_sets():
     leaf.merge_from_dict({"train_cfg.max_iters": 300})
     warm, cos = rescale_for_run(leaf.param_scheduler, leaf, leaf, epoch_length=1)  # the file itself says 300
     assert (warm["end"], cos["begin"], cos["end"]) == (50, 50, 300)
+
+
+def test_a_model_without_parameters_is_tested_as_it_is(run_tool, tmp_path):
+    # Adamic-Adar (link prediction) has nothing to train: train.py tests it and records where it came from
+    proc = run_tool(["tools/train.py", "configs/graph/link_adamicadar_football.py", "--work-dir", tmp_path])
+    assert "the model has no trainable parameters: nothing to train" in proc.stdout + proc.stderr
+    metrics = json.loads((tmp_path / "test_metrics.json").read_text())
+    assert metrics["checkpoint"] is None and 50.0 < metrics["link/auc"] <= 100.0
