@@ -110,9 +110,10 @@ print("RESULT", json.dumps(dict(logits=logits, pipe=clf(texts), no_trust=no_trus
 def test_a_test_label_unseen_in_training_fails_before_the_first_iteration(monkeypatch, text_dir, corpus):
     rows = corpus.make_texts(2, seed=2) + [("Heavy rain and wind are forecast for the weekend.", "weather")]
     corpus.write_csv(text_dir / "test.csv", rows)
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(SystemExit) as err:  # a user's mistake: one line with the fix, no traceback
         run_train(monkeypatch, SCRATCH, "--work-dir", text_dir / "work", "--cfg-options",
                   *tiny_options(text_dir, text_dir / "tok"))
+    assert str(err.value).startswith("error: ")
     assert f"{text_dir / 'test.csv'} has label(s) ['weather'] that never occur in the training split" in str(err.value)
     assert "the classes seen in training are ['music', 'sport', 'tech']" in str(err.value)
     assert not (text_dir / "work").exists()  # before the Runner was built: no iteration ran
