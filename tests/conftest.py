@@ -50,26 +50,6 @@ def _run_tool(args, check=True, timeout=900, env=None, cwd=ROOT):
     return proc
 
 
-def _load_tool(name: str):
-    import importlib.util
-
-    tools = ROOT / "tools"
-    if str(tools) not in sys.path:  # the tools import their _bootstrap helper
-        sys.path.insert(0, str(tools))
-    spec = importlib.util.spec_from_file_location(name, tools / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture
-def load_tool():
-    """``load_tool('gpu_check')``: import ``tools/gpu_check.py`` as a module (the tools are scripts, not
-    a package)."""
-    return _load_tool
-
-
 @pytest.fixture
 def run_tool():
     """``run_tool(['tools/train.py', cfg, ...], check=True)``: run a tool in a subprocess from the

@@ -51,7 +51,7 @@ def test_repeat_reports_the_median_round(run_tool, tmp_path):
     assert bad.returncode != 0 and "--repeat must be >= 1" in bad.stderr
 
 
-def test_flop_count_matches_torch_and_survives_the_implicit_gradient(load_tool):
+def test_flop_count_matches_torch_and_survives_the_implicit_gradient():
     """The FLOP column counts what torch.utils.flop_counter counts, also through the implicit gradient's
     autograd.grad inside the backward pass (where FlopCounterMode's module tracker fails)."""
     import torch
@@ -60,7 +60,7 @@ def test_flop_count_matches_torch_and_survives_the_implicit_gradient(load_tool):
 
     from backbones import MLPMixer
 
-    bs = load_tool("benchmark_speed")
+    from tasks.classification import speed as bs
     x, y = torch.randn(2, 3, 16, 16), torch.tensor([0, 1])
     kw = dict(img_size=16, patch_size=4, embed_dim=16, num_blocks=1, num_classes=2, token_mixer="implicit")
     torch.manual_seed(0)
