@@ -38,6 +38,8 @@ tolerance logs a warning with the residual.
 """
 from __future__ import annotations
 
+import weakref
+
 import logging
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -637,10 +639,13 @@ def attach_jacobian_loss(model: nn.Module) -> bool:
     optimised loss and logs it. Returns whether ``model`` has a layer with ``jac_reg > 0``.
     """
     wanted = any(layer.jac_reg > 0 for layer in fixed_point_layers(model))
-    if wanted and not getattr(model, "_imixer_jac_hook", False):
+    if wanted and model not in _JAC_HOOKED:
         model.register_forward_hook(_add_jacobian_loss)
-        model._imixer_jac_hook = True
+        _JAC_HOOKED.add(model)
     return wanted
+
+
+_JAC_HOOKED: "weakref.WeakSet[nn.Module]" = weakref.WeakSet()  # models that carry the hook already
 
 
 def collect_solver_stats(model: nn.Module, clear: bool = True) -> Dict[str, float]:
