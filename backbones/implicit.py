@@ -38,9 +38,8 @@ tolerance logs a warning with the residual.
 """
 from __future__ import annotations
 
-import weakref
-
 import logging
+import weakref
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
