@@ -2,9 +2,8 @@
 # configs/det and configs/seg build it, its last feature map average-pooled into a linear head, on single
 # scene-style digits (configs/_base_/datasets/scene_digits.py), 600 iterations at batch 32 (AdamW, lr 1e-3).
 #     python tools/train.py configs/cls/pretrain_imixer-pyramid-t_scene-digits.py
-# The checkpoint initialises detection / segmentation (tools/benchmark_dense.py --pretrain-iters does both):
-#     --cfg-options model.backbone.init_cfg.type=Pretrained model.backbone.init_cfg.prefix=backbone. \
-#                   model.backbone.init_cfg.checkpoint=work_dirs/pretrain_imixer-pyramid-t_scene-digits/iter_600.pth
+# The checkpoint initialises detection / segmentation (the *-clspre configs of configs/det and configs/seg;
+# the grids configs/benchmarks/dense_{pretrain,det,seg}.py run both). The first design: model.backbone.arch=tiny-v1.
 # The twin and ResNet-18: pretrain_mlpmixer-pyramid-t_scene-digits.py, pretrain_r18_scene-digits.py.
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/scene_digits.py', '../_base_/schedules/adamw_600i.py']
 custom_imports = dict(imports=['backbones', 'tasks.common', 'tasks.classification', 'mmdet.models'],
