@@ -169,7 +169,8 @@ class Cell:
         if not isinstance(value, str):
             return value
         value = value.replace("{seed}", str(self.seed))
-        return _PLACEHOLDER.sub(lambda m: _best_checkpoint(store, m.group(1), m.group(2), self.seed), value)
+        return _PLACEHOLDER.sub(lambda m: _best_checkpoint(store, m.group(1), m.group(2), self.seed, self.dataset),
+                                value)
 
     def command(self, store: Path) -> List[str]:
         return ["python", "tools/train.py", self.run.config_for(self.dataset), "--work-dir", self.work_dir,
@@ -198,9 +199,16 @@ def cli_value(value) -> str:
     return str(value)
 
 
-def _best_checkpoint(store: Path, bench: str, run: str, seed: int) -> str:
+def _best_checkpoint(store: Path, bench: str, run: str, seed: int, dataset: str = "default") -> str:
+    """The best checkpoint of ``bench``'s cell of ``run`` and ``seed``, on the same dataset when that
+    benchmark has one of this name (a pretraining per dataset), else on its only one."""
     rows = [r for r in read_cells(store / bench / "cells.csv") if r["run"] == run and int(r["seed"]) == seed
             and r["status"] == "ok"]
+    if any(r["dataset"] == dataset for r in rows):
+        rows = [r for r in rows if r["dataset"] == dataset]
+    elif len({r["dataset"] for r in rows}) > 1:
+        raise GridError(f"benchmark {bench!r} has run {run!r} on {sorted({r['dataset'] for r in rows})}, none "
+                        f"named {dataset!r}: name the datasets alike in both grids")
     if not rows:
         raise GridError(f"no finished cell of run {run!r}, seed {seed} in benchmark {bench!r}; run "
                         f"`python tools/benchmark.py configs/benchmarks/{bench}.py` first")

@@ -112,3 +112,18 @@ def test_a_stored_cell_reruns_to_its_stored_metric(tmp_path):
                    env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     metrics = json.loads((tmp_path / "test_metrics.json").read_text())
     assert metrics[row["metric"]] == pytest.approx(float(row["value"]), abs=1e-6)
+
+
+def test_a_checkpoint_placeholder_takes_the_same_dataset(tmp_path):
+    from tasks.common.grid import FIELDS
+    from tasks.common.store import append_row
+
+    store = tmp_path / "store"
+    for ds, ckpt in (("digits", "pre_digits.pth"), ("mnist", "pre_mnist.pth")):
+        append_row(store / "pre" / "cells.csv", FIELDS, dict(run="A", dataset=ds, seed=0, status="ok", config_hash="h",
+                                                             metrics=json.dumps({"checkpoint": ckpt})))
+    path = tmp_path / "fine.py"
+    path.write_text(TINY.replace("seeds=[0, 1]", "seeds=[0], datasets=dict(digits={}, mnist={})")
+                    .replace("'default_hooks.checkpoint.max_keep_ckpts': 1", "'load_from': '{best:pre/A}'"))
+    got = {c.dataset: c.options(store)[-1] for c in cells(Benchmark.fromfile(str(path))) if c.run.name == "iMixer"}
+    assert got == {"digits": "load_from=pre_digits.pth", "mnist": "load_from=pre_mnist.pth"}
