@@ -24,7 +24,7 @@ STOCK = "retinanet/retinanet_r50_fpn_1x_coco.py"
 def doc_block(name: str) -> str:
     """The python block of docs/detection.md right after its ``(block: NAME)`` marker."""
     text = DOC.read_text()
-    match = re.search(r"<!-- tested by tests/det/test_stock_recipes\.py \(block: " + re.escape(name)
+    match = re.search(r"<!-- tested by tests/detection/test_stock_recipes\.py \(block: " + re.escape(name)
                       + r"\) -->\n```python\n(.*?)```", text, re.S)
     assert match, f"docs/detection.md has no block marked {name!r}"
     return match.group(1)
