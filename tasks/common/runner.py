@@ -20,7 +20,8 @@ through overridden public methods only (no private attribute of mmengine is writ
   weights only and evaluated with the config's ``test_evaluator``; ``<work_dir>/test_metrics.json`` holds
   the metrics and the checkpoint.
 
-Config keys it reads (top level, all optional): ``test_after_train`` (bool, default ``True``) and
+Config keys it reads (top level, all optional): ``test_after_train`` (bool, default ``True``),
+``schedule_length`` (the run a base schedule is written for: ``configs/_base_/schedules/*.py``) and
 ``config_resolvers``: names of functions registered in the ``imixer`` ``FUNCTIONS`` registry that derive
 settings after the overrides (``resolve_text_config`` spreads a text run's ``max_length``, ``source``, ...
 into every place), called on the config before the Runner is built.
