@@ -83,7 +83,7 @@ def test_a_cell_can_start_from_another_benchmarks_best_checkpoint(tiny, tmp_path
         cells(finetune)[0].command(store)
     run_grid(tiny, store, threads=1, only=["iMixer"])
     ckpts = {c.seed: c.options(store)[-1] for c in cells(finetune)}
-    assert ckpts[0] != ckpts[1] and all(v.startswith("load_from=work_dirs/benchmarks/tiny_grid/imixer-") for v in
+    assert ckpts[0] != ckpts[1] and all(v.startswith("load_from=work_dirs/benchmarks/tiny_grid/imixer_seed") for v in
                                         ckpts.values())
 
 
