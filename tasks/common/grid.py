@@ -234,15 +234,17 @@ def _relative(path: Optional[str]) -> Optional[str]:
         return path
 
 
-def run_cell(cell: Cell, store: Path, timeout: Optional[float] = None, env: Optional[dict] = None) -> dict:
-    """Run one cell's command (from the repository root) and return its store row."""
+def run_cell(cell: Cell, store: Path, timeout: Optional[float] = None, env: Optional[dict] = None,
+             config_hash: Optional[str] = None) -> dict:
+    """Run one cell's command (from the repository root) and return its store row (``config_hash``: the
+    cell's, when the caller has it already)."""
     cmd = cell.command(store)
     work = REPO_ROOT / cell.work_dir
     work.mkdir(parents=True, exist_ok=True)
     for stale in ("test_metrics.json", "probe.json"):
         (work / stale).unlink(missing_ok=True)
     row = dict(benchmark=cell.bench.name, run=cell.run.name, role=cell.run.role, dataset=cell.dataset,
-               seed=cell.seed, command=shlex.join(cmd), config_hash=cell.config_hash(store))
+               seed=cell.seed, command=shlex.join(cmd), config_hash=config_hash or cell.config_hash(store))
     with open(work / "grid.log", "w") as log:
         try:
             proc = subprocess.run([sys.executable, *cmd[1:]], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
@@ -295,7 +297,7 @@ def run_grid(bench: Benchmark, store: Path = REPO_ROOT / DEFAULT_STORE, max_cell
                 continue
             print(f"[grid] {i}/{len(todo)} {cell.key}: {shlex.join(cell.command(store))}", flush=True)
             t0 = time.time()
-            row = run_cell(cell, store, timeout=timeout, env=env)
+            row = run_cell(cell, store, timeout=timeout, env=env, config_hash=h)
             append_row(path, FIELDS, row)
             ran += 1
             print(f"[grid] {cell.key}: {row['status']} {row.get('value') or row.get('error', '')} "
@@ -341,7 +343,8 @@ def _by_seed(rows: Sequence[dict], run: str, dataset: str) -> Dict[int, float]:
             if r["run"] == run and r["dataset"] == dataset and r["status"] == "ok"}
 
 
-def _fmt(mean: float, std: float, n: int) -> str:
+def fmt_mean_std(mean: float, std: float, n: int) -> str:
+    """``mean ± std`` over ``n`` seeds (the mean alone for one, ``-`` for none)."""
     if n == 0 or math.isnan(mean):
         return "-"
     return f"{mean:.2f} ± {std:.2f}" if n > 1 else f"{mean:.2f}"
@@ -376,7 +379,7 @@ def summary_md(meta: dict, rows: Sequence[dict]) -> str:
         cells_ = []
         for ds in datasets:
             v = list(_by_seed(rows, run["name"], ds).values())
-            cells_.append(_fmt(*mean_std(v), len(v)))
+            cells_.append(fmt_mean_std(*mean_std(v), len(v)))
         lines.append(f"| {run['name']} | {run['role']} | " + " | ".join(cells_) + " |")
     for entry in headline(meta, rows):
         if entry.get("diff"):

@@ -237,29 +237,26 @@ class PredictionWriter:
         name: the task, for messages.
         matches: ``(evaluator type names, test dataset type names) -> bool``: the config is this task's.
         configure: ``(cfg, evaluators, out) -> description``: adds to ``cfg`` what writes to ``out``.
+        generic: tried after every specific writer (the per-item CSV any classifier can write).
     """
 
     name: str
     matches: Callable[[List[str], List[str]], bool]
     configure: Callable[[object, list, str], str]
+    generic: bool = False
 
 
-#: the writers, most specific first; each task registers its own (:func:`register_prediction_writer`)
+#: the writers in registration order; each task registers its own (:func:`register_prediction_writer`)
 WRITERS: List[PredictionWriter] = []
 
 
 def register_prediction_writer(name: str, matches, configure, generic: bool = False) -> PredictionWriter:
     """Add a task's ``--out`` writer; ``generic`` ones are tried after every specific one."""
-    writer = PredictionWriter(name, matches, configure)
     if any(w.name == name for w in WRITERS):
         raise KeyError(f"prediction writer {name!r} registered twice")
-    WRITERS.insert(len(WRITERS) if generic else sum(1 for w in WRITERS if w.name not in _GENERIC), writer)
-    if generic:
-        _GENERIC.add(name)
+    writer = PredictionWriter(name, matches, configure, generic)
+    WRITERS.append(writer)
     return writer
-
-
-_GENERIC: set = set()
 
 
 def add_hook(cfg, hook: dict) -> None:
@@ -290,7 +287,7 @@ def configure_prediction_output(cfg, out: str) -> str:
         raise ValueError("--out needs a config with test_dataloader and test_evaluator")
     types = [_type_name(e) for e in evaluators]
     datasets = _dataset_types(cfg.test_dataloader.get("dataset"))
-    for writer in WRITERS:
+    for writer in sorted(WRITERS, key=lambda w: w.generic):  # specific writers first (a stable sort)
         if writer.matches(types, datasets):
             return writer.configure(cfg, evaluators, out)
     raise ValueError(f"--out: no prediction writer for a config evaluated by {types}; registered: "

@@ -51,6 +51,16 @@ def cpu_name() -> str:
     return f"{model}, {os.cpu_count()} cores"
 
 
+def rate_after(probe: dict, warmup: int) -> Optional[float]:
+    """Training iterations per second after the first ``warmup`` ones (``warmup <= TIMED_ITERS``), from a
+    probe record (``probe.json``); ``None`` until more than ``warmup`` iterations ran."""
+    times, n = probe.get("train_s_at") or [], probe.get("iters", 0)
+    if n <= warmup or len(times) < warmup:
+        return None
+    start = times[warmup - 1] if warmup else 0.0
+    return (n - warmup) / max(probe["train_s"] - start, 1e-9)
+
+
 def _number(value):
     value = json_value(value)
     try:
@@ -70,13 +80,12 @@ class RunProbeHook(Hook):
     priority = "VERY_LOW"
 
     def __init__(self, warmup: int = 2) -> None:
-        if not isinstance(warmup, int) or warmup < 0:
-            raise ValueError(f"RunProbeHook(warmup={warmup!r}): use a whole number of iterations >= 0")
+        if not isinstance(warmup, int) or not 0 <= warmup <= TIMED_ITERS:
+            raise ValueError(f"RunProbeHook(warmup={warmup!r}): use a whole number of iterations in 0..{TIMED_ITERS}")
         self.warmup = warmup
         self.res: dict = {}
         self._cuda = False
         self._t0: Optional[float] = None
-        self._t_warm: Optional[float] = None
         self._solver: dict = {}
 
     def _now(self) -> float:
@@ -109,8 +118,6 @@ class RunProbeHook(Hook):
             solver={},
             val=None, test=None)
         self._t0 = self._now()
-        if self.warmup == 0:
-            self._t_warm = self._t0
         self._dump(runner)
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
@@ -132,17 +139,12 @@ class RunProbeHook(Hook):
         self.res["train_s"] = self.res.get("train_s", 0.0) + (now - self._t0)
         if n <= TIMED_ITERS:
             self.res.setdefault("train_s_at", []).append(self.res["train_s"])
-        if n == self.warmup:
-            self._t_warm, self._warm_s = now, self.res["train_s"]
-        elif n > self.warmup and self._t_warm is not None:
-            self.res["iters_per_s"] = (n - self.warmup) / max(self.res["train_s"] - self._warm_s, 1e-9)
+        self.res["iters_per_s"] = rate_after(self.res, self.warmup)
         self._t0 = None  # validation between iterations is not training time
         if self._cuda:
             self.res["peak_bytes"] = torch.cuda.max_memory_allocated()
         else:  # Linux reports kibibytes
             self.res["peak_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-    _warm_s = 0.0
 
     def after_train(self, runner) -> None:
         self.res["solver"] = {k.split("/", 1)[1]: total / count for k, (total, count) in self._solver.items()}
@@ -165,4 +167,4 @@ class RunProbeHook(Hook):
         os.replace(tmp, path)
 
 
-__all__ = ["RunProbeHook", "PROBE_FILE", "TIMED_ITERS", "cpu_name"]
+__all__ = ["RunProbeHook", "PROBE_FILE", "TIMED_ITERS", "cpu_name", "rate_after"]

@@ -9,11 +9,10 @@ iMixer - twin difference with its 95 % t-interval, and the command that reruns i
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import List
 
-from .grid import headline, read_cells
+from .grid import fmt_mean_std, headline, read_cells
 
 TASK_ORDER = ("detection", "segmentation", "classification", "text", "lm", "graph", "anomaly", "deq")
 HEADER = """# Results
@@ -27,10 +26,7 @@ task's own page under docs/.
 
 
 def _cell(entry) -> str:
-    if not entry or entry[3] == 0 or math.isnan(entry[1]):
-        return "-"
-    name, mean, std, n = entry
-    return f"{mean:.2f} ± {std:.2f}" if n > 1 else f"{mean:.2f}"
+    return fmt_mean_std(*entry[1:]) if entry else "-"
 
 
 def _diff(diff) -> str:

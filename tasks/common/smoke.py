@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from .probe import rate_after
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -83,15 +85,6 @@ def register_smoke_task(task: Task) -> Task:
         raise KeyError(f"smoke task {task.name!r} registered twice")
     TASKS[task.name] = task
     return task
-
-
-def probe_rate(probe: dict, warmup: int) -> Optional[float]:
-    """Iterations per second after ``warmup`` iterations, from a run's ``probe.json``."""
-    times, n = probe.get("train_s_at") or [], probe.get("iters", 0)
-    if n <= warmup or not times:
-        return None
-    start = times[warmup - 1] if warmup else 0.0
-    return (n - warmup) / max(probe["train_s"] - start, 1e-9)
 
 
 # -- the parent: run, judge, tabulate ---------------------------------------------------------------------
@@ -217,7 +210,7 @@ def run_task(task: Task, config: str, args, env: dict) -> dict:
     result = json.loads(probe_path.read_text()) if probe_path.exists() else None
     if result is not None:
         result.update(time_s=None, warmup=warmup, metrics=result.get("val"))
-        rate = probe_rate(result, warmup)
+        rate = rate_after(result, warmup)
         if rate is not None:
             result["time_s"] = (args.iters - warmup) / rate
     row["result"] = result
