@@ -49,6 +49,7 @@ import torch.nn.functional as F
 
 from .gradients import (UnrolledSolve, correction_weights, implicit_gradient, phantom_gradient, resolve_recompute,
                         sample_indices)
+from .relative import RelativeSpectralNormLinear
 from .solvers import SOLVERS, SolverInfo, get_solver, is_differentiable, solver_kwargs
 from .spectral_norm import (ACT_FUNCTIONS, ACT_SLOPES, ACTIVATIONS, REFERENCE_COEFF, SpectralNormLinear,
                             make_activation, resolve_coeff)
@@ -503,6 +504,8 @@ class ImplicitLayer(FixedPointLayer):
 
     Args:
         dim: internal width ``D`` of ``u`` and ``z``.
+        grid: ``w`` or ``(h, w)``: ``dim`` is ``m`` maps of an ``h x w`` token grid, and ``W_a``, ``W_b`` are
+            shared over its relative offsets (:mod:`backbones.relative`); ``None``: full matrices.
         **options: :class:`ImplicitOptions` (defaults: :data:`IMPLICIT_RECIPE`, the authors' unrolled mode).
 
     Attributes:
@@ -517,7 +520,7 @@ class ImplicitLayer(FixedPointLayer):
     convergence_hint = "raise max_iter or lower coeff"
     divergence_hint = "lower coeff, a convergent solver, or check the learning rate"
 
-    def __init__(self, dim: int, device=None, dtype=None, **options) -> None:
+    def __init__(self, dim: int, device=None, dtype=None, grid=None, **options) -> None:
         super().__init__()
         unknown = set(options) - set(IMPLICIT_KEYS)
         if unknown:
@@ -532,8 +535,12 @@ class ImplicitLayer(FixedPointLayer):
         self.anderson_m = int(self.solver_kwargs.get("m", self.adjoint_solver_kwargs.get("m", 5)))
         self.recompute = opts.recompute
         factory = dict(device=device, dtype=dtype)
-        self.fc_a = SpectralNormLinear(dim, hidden, self.coeff, opts.n_power, **factory)
-        self.fc_b = SpectralNormLinear(hidden, dim, self.coeff, opts.n_power, **factory)
+        if grid is None:
+            self.fc_a = SpectralNormLinear(dim, hidden, self.coeff, opts.n_power, **factory)
+            self.fc_b = SpectralNormLinear(hidden, dim, self.coeff, opts.n_power, **factory)
+        else:  # weights shared over the relative offsets of a token grid (backbones.relative)
+            self.fc_a = RelativeSpectralNormLinear(grid, dim, hidden, self.coeff, opts.n_power, **factory)
+            self.fc_b = RelativeSpectralNormLinear(grid, hidden, dim, self.coeff, opts.n_power, **factory)
         self.act = make_activation(self.act_name)
         self.name = f"ImplicitLayer(dim={dim})"
 
@@ -545,8 +552,8 @@ class ImplicitLayer(FixedPointLayer):
 
     # -- G and its inverse -------------------------------------------------------------------------
     def _weights(self, update: Optional[bool] = None):
-        return (self.fc_a.normalized_weight(update), self.fc_a.bias,
-                self.fc_b.normalized_weight(update), self.fc_b.bias)
+        return (self.fc_a.normalized_weight(update), self.fc_a.effective_bias(),
+                self.fc_b.normalized_weight(update), self.fc_b.effective_bias())
 
     def _g(self, z: torch.Tensor, weights) -> torch.Tensor:
         wa, ba, wb, bb = weights

@@ -29,6 +29,7 @@ import torch.nn as nn
 
 from .implicit import name_implicit_layers
 from .registry import register_backbone
+from .relative import RelativeLinear, RelativeSpectralNormLinear
 from .spectral_norm import SpectralNormLinear, checkpoint
 from .token_mixers import TokenMixerSpec, build_token_mixer, resolve_token_mixer
 
@@ -101,7 +102,11 @@ def lecun_normal_(weight: torch.Tensor) -> None:
 
 def init_mixer_weights(module: nn.Module, name: str = "") -> None:
     """timm's Mixer init for one module: xavier-uniform linears (bias N(0, 1e-6) inside MLPs, else
-    zero), zero head, LeCun-normal convs, unit norms. Spectral-norm vectors are re-converged."""
+    zero), zero head, LeCun-normal convs, unit norms. Spectral-norm vectors are re-converged. Weights
+    shared over relative offsets keep their own initialisation (:mod:`backbones.relative`)."""
+    if isinstance(module, (RelativeLinear, RelativeSpectralNormLinear)):
+        module.reset_parameters()
+        return
     if isinstance(module, (nn.Linear, SpectralNormLinear)):
         if name.startswith("head") or name.endswith(".head"):
             nn.init.zeros_(module.weight)

@@ -232,11 +232,12 @@ class PyramidBlock(nn.Module):
 
     def __init__(self, dim: int, window_size: int, token_hidden: int, token_mixer: TokenMixerSpec,
                  mlp_ratio: float = 4.0, dwconv: bool = True, act: str = "gelu", drop: float = 0.0,
-                 drop_path: float = 0.0, layer_scale: Optional[float] = None) -> None:
+                 drop_path: float = 0.0, layer_scale: Optional[float] = None, relative: bool = False) -> None:
         super().__init__()
         self.window_size = window_size
         self.norm1 = LayerNorm(dim)
-        self.mlp_tokens = build_token_mixer(token_mixer, window_size * window_size, token_hidden, act=act, drop=drop)
+        self.mlp_tokens = build_token_mixer(token_mixer, window_size * window_size, token_hidden, act=act, drop=drop,
+                                            grid=window_size if relative else None)
         self.drop_path = DropPath(drop_path)
         self.norm2 = LayerNorm(dim)
         hidden = int(mlp_ratio * dim)
@@ -273,6 +274,7 @@ class WindowStage(nn.Module):
         pos_embed: CPVT's position-encoding generator (``x + DWConv3x3(x)``, Chu et al. 2021) before the blocks.
         drop_path: per-block stochastic-depth rates.
         downsample: a :class:`PatchMerging` / :class:`ConvDownsample` applied first, or ``None``.
+        relative: token-mixing weights shared over the relative offsets of the window (:mod:`backbones.relative`).
 
     Shapes:
         ``(B, H, W, C_in) -> (B, H', W', dim)`` (channels last).
@@ -281,14 +283,14 @@ class WindowStage(nn.Module):
     def __init__(self, dim: int, depth: int, window_size: int, token_hidden: int, token_mixer: TokenMixerSpec,
                  mlp_ratio: float, act: str, drop: float, drop_path: Sequence[float],
                  downsample: Optional[nn.Module] = None, dwconv: bool = True, pos_embed: bool = False,
-                 layer_scale: Optional[float] = None) -> None:
+                 layer_scale: Optional[float] = None, relative: bool = False) -> None:
         super().__init__()
         self.window_size = window_size
         self.downsample = downsample
         self.pos_embed = nn.Conv2d(dim, dim, kernel_size=3, padding=1, groups=dim) if pos_embed else None
         self.blocks = nn.ModuleList([
             PyramidBlock(dim, window_size, token_hidden, token_mixer, mlp_ratio, dwconv=dwconv, act=act, drop=drop,
-                         drop_path=drop_path[j], layer_scale=layer_scale)
+                         drop_path=drop_path[j], layer_scale=layer_scale, relative=relative)
             for j in range(depth)])
         self.grad_checkpointing = False
 
@@ -330,6 +332,9 @@ class IMixerPyramid(BaseModule):
         pos_embed: a convolutional position encoding (``x + DWConv3x3(x)``) at the start of every stage.
         layer_scale: initial value of LayerScale's per-channel gains on both residual branches of every
             block, or ``False`` for none.
+        relative_mixing: share every token-mixing weight over the relative offsets inside a window
+            (2-D Toeplitz matrices, :mod:`backbones.relative`): translation-equivariant token mixing.
+            Needs an integer ``token_ratio`` (and ``h_ratio``).
         token_mixer: ``'implicit'`` (iMixer), ``'mlp'`` (the explicit twin) or a dict spec
             ``dict(type='implicit', n_iter=4, ...)`` (:mod:`backbones.token_mixers`).
         act: activation.
@@ -357,8 +362,9 @@ class IMixerPyramid(BaseModule):
 
     #: the design options (what ``arch=None`` uses; an arch may override any of them)
     design: Dict[str, object] = dict(stem="conv", downsample="conv", mlp_dwconv=True, pos_embed=False,
-                                     window_size=(7, 7, 4, 2), layer_scale=False)
-    _v1 = dict(stem="patch", downsample="merge", mlp_dwconv=False, pos_embed=False, window_size=7, layer_scale=False)
+                                     window_size=(7, 7, 4, 2), layer_scale=False, relative_mixing=False)
+    _v1 = dict(stem="patch", downsample="merge", mlp_dwconv=False, pos_embed=False, window_size=7, layer_scale=False,
+               relative_mixing=False)
     #: named sizes: widths, depths and design (parameter counts in the module docstring)
     arch_zoo: Dict[str, dict] = {
         "tiny": dict(embed_dims=64, depths=(2, 2, 10, 2)),
@@ -373,7 +379,7 @@ class IMixerPyramid(BaseModule):
                  window_size: Union[int, Sequence[int], None] = None, token_ratio: float = 1.0,
                  mlp_ratio: float = 4.0, stem: Optional[str] = None, downsample: Optional[str] = None,
                  mlp_dwconv: Optional[bool] = None, pos_embed: Optional[bool] = None,
-                 layer_scale: Union[float, bool, None] = None,
+                 layer_scale: Union[float, bool, None] = None, relative_mixing: Optional[bool] = None,
                  token_mixer: TokenMixerSpec = "implicit", act: str = "gelu", drop_rate: float = 0.0,
                  drop_path_rate: float = 0.1, out_indices: Sequence[int] = (0, 1, 2, 3), frozen_stages: int = -1,
                  norm_eval: bool = False, num_classes: int = 0, with_cp: bool = False,
@@ -382,7 +388,7 @@ class IMixerPyramid(BaseModule):
         spec = resolve_token_mixer(token_mixer, **implicit)
         dims, depths = self._resolve_arch(arch, embed_dims, depths)
         given = dict(stem=stem, downsample=downsample, mlp_dwconv=mlp_dwconv, pos_embed=pos_embed,
-                     window_size=window_size, layer_scale=layer_scale)
+                     window_size=window_size, layer_scale=layer_scale, relative_mixing=relative_mixing)
         base = {**self.design, **{k: v for k, v in self.arch_zoo.get(arch or "", {}).items() if k in self.design}}
         design = {k: base[k] if v is None else v for k, v in given.items()}
         if design["stem"] not in ("conv", "patch"):
@@ -409,6 +415,7 @@ class IMixerPyramid(BaseModule):
         self.stem, self.downsample = design["stem"], design["downsample"]
         self.mlp_dwconv, self.pos_embed = bool(design["mlp_dwconv"]), bool(design["pos_embed"])
         self.layer_scale = float(design["layer_scale"] or 0.0)
+        self.relative_mixing = bool(design["relative_mixing"])
         if self.layer_scale < 0:
             raise ValueError(f"layer_scale must be > 0 (the initial LayerScale gain) or False, got {layer_scale}")
         #: per stage: the window size ``w`` and the token mixer's internal width ``D``
@@ -431,7 +438,8 @@ class IMixerPyramid(BaseModule):
             self.stages.append(WindowStage(
                 dims[i], depths[i], windows[i], token_hidden[i], spec, mlp_ratio, act, drop_rate,
                 dpr[start:start + depths[i]], downsample=merge(dims[i - 1], dims[i]) if i else None,
-                dwconv=self.mlp_dwconv, pos_embed=self.pos_embed, layer_scale=self.layer_scale or None))
+                dwconv=self.mlp_dwconv, pos_embed=self.pos_embed, layer_scale=self.layer_scale or None,
+                relative=self.relative_mixing))
         for i in out_indices:
             self.add_module(f"norm{i}", LayerNorm(dims[i]))
         if num_classes > 0:

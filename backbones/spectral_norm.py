@@ -156,13 +156,20 @@ class SpectralNormLinear(nn.Module):
     def __init__(self, in_features: int, out_features: int, coeff: float = REFERENCE_COEFF,
                  n_power: int = 8, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__()
+        factory = dict(device=device, dtype=dtype)
+        self._init_layer(in_features, out_features, coeff, n_power,
+                         nn.Parameter(torch.empty(out_features, in_features, **factory)),
+                         nn.Parameter(torch.empty(out_features, **factory)) if bias else None, factory)
+
+    def _init_layer(self, in_features: int, out_features: int, coeff: float, n_power: int,
+                    weight: nn.Parameter, bias: Optional[nn.Parameter], factory: dict) -> None:
+        """Set the parameters (``weight`` may be any parametrisation :meth:`structured` turns into the
+        ``(out_features, in_features)`` matrix), the power-iteration buffers, and initialise."""
         if n_power < 1:
             raise ValueError(f"n_power must be >= 1 (power-iteration steps), got {n_power}")
-        factory = dict(device=device, dtype=dtype)
         self.in_features, self.out_features = in_features, out_features
         self.coeff, self.n_power = float(coeff), int(n_power)
-        self.weight = nn.Parameter(torch.empty(out_features, in_features, **factory))
-        self.bias = nn.Parameter(torch.empty(out_features, **factory)) if bias else None
+        self.weight, self.bias = weight, bias
         self.register_buffer("u", F.normalize(torch.randn(out_features, **factory), dim=0))
         self.register_buffer("v", F.normalize(torch.randn(in_features, **factory), dim=0))
         self.register_buffer("sigma", torch.ones(1, **factory))
@@ -181,8 +188,13 @@ class SpectralNormLinear(nn.Module):
         self.register_buffer("mask", mask.to(self.weight.dtype).to(self.weight.device))
         self.refresh(100)
 
-    def _masked(self, w: torch.Tensor) -> torch.Tensor:
+    def structured(self, w: torch.Tensor) -> torch.Tensor:
+        """The ``(out_features, in_features)`` matrix of the parameter ``w`` (masked when a mask is set)."""
         return w if self.mask is None else w * self.mask.to(w.dtype)
+
+    def effective_bias(self) -> Optional[torch.Tensor]:
+        """The ``(out_features,)`` bias (``None`` without one)."""
+        return self.bias
 
     def reset_parameters(self) -> None:
         """xavier-uniform weight, zero bias (the Mixer init), then a converged power iteration."""
@@ -205,7 +217,7 @@ class SpectralNormLinear(nn.Module):
     def _power_iteration(self, n_steps: int) -> None:
         if self.weight.is_meta:  # shape-only model (e.g. counting parameters): nothing to iterate
             return
-        w = self._masked(self._full(self.weight.detach()))
+        w = self.structured(self._full(self.weight.detach()))
         wt = w.t()
         u, v = self._full(self.u), self._full(self.v)
         # F.normalize(x, eps=1e-12) in four ops per half-step: this loop is most of the layer's small
@@ -225,7 +237,7 @@ class SpectralNormLinear(nn.Module):
         if update:
             self._power_iteration(self.n_power)
         with torch.autocast(device_type=self.weight.device.type, enabled=False):
-            w = self._masked(self._full(self.weight))
+            w = self.structured(self._full(self.weight))
             # clones: a later power iteration updates u, v in place, which must not invalidate this
             # graph (two training forwards before one backward, gradient checkpointing)
             sigma = torch.dot(self._full(self.u).clone(), w @ self._full(self.v).clone())
@@ -235,7 +247,7 @@ class SpectralNormLinear(nn.Module):
             return (w / factor).to(self.weight.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.normalized_weight(), self.bias)
+        return F.linear(x, self.normalized_weight(), self.effective_bias())
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

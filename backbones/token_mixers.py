@@ -27,6 +27,7 @@ import torch.nn as nn
 
 from .implicit import IMPLICIT_KEYS, IMPLICIT_RECIPE, ImplicitLayer, ImplicitOptions
 from .monotone import MONOTONE_KEYS, MonotoneMLP, MonotoneOptions
+from .relative import Grid, RelativeLinear, resolve_grid
 from .spectral_norm import make_activation
 
 TOKEN_MIXERS = ("implicit", "mlp", "monotone")
@@ -96,7 +97,7 @@ def resolve_token_mixer(token_mixer: TokenMixerSpec = None, *, default: str = "i
 
 
 def build_token_mixer(token_mixer: TokenMixerSpec, num_tokens: int, hidden: int, act: str = "gelu",
-                      drop: float = 0.0, **options) -> nn.Module:
+                      drop: float = 0.0, grid: Optional[Grid] = None, **options) -> nn.Module:
     """The token mixer of every backbone.
 
     Args:
@@ -105,19 +106,30 @@ def build_token_mixer(token_mixer: TokenMixerSpec, num_tokens: int, hidden: int,
         hidden: ``D`` (implicit) or the MLP's hidden width.
         act: activation of the MLP, and of the implicit mixer unless its spec sets ``act``.
         drop: dropout.
+        grid: the tokens form an ``h x w`` grid (``w`` or ``(h, w)``, ``h w = num_tokens``) and every
+            token-mixing weight is shared over its relative offsets (:mod:`backbones.relative`); set by the
+            backbone, which knows the geometry. ``None``: full matrices.
         **options: implicit options as keywords (merged into the spec).
     """
     spec = resolve_token_mixer(token_mixer, **options)
     kind, causal = spec.pop("type"), spec.pop("causal", False)
+    if grid is not None:
+        h, w = resolve_grid(grid)
+        if h * w != num_tokens:
+            raise ValueError(f"a {h}x{w} token grid has {h * w} tokens, the token mixer {num_tokens}")
+        if causal or kind == "monotone":
+            got = f"{kind!r}" + (" with causal=True" if causal else "")
+            raise ValueError(f"relative-offset token mixing takes token_mixer 'implicit' or 'mlp' without causal=True "
+                             f"(a causal order and a 2-D grid of offsets do not combine); got {got}")
     if kind == "implicit":
         spec.setdefault("act", act)
-        return ImplicitMLP(num_tokens, hidden, drop=drop, causal=causal, **spec)
+        return ImplicitMLP(num_tokens, hidden, drop=drop, causal=causal, grid=grid, **spec)
     if kind == "monotone":
         if causal:
             raise ValueError("token_mixer='monotone' has no causal form (its W couples every pair of units); use "
                              "type='implicit' or 'mlp' with causal=True")
         return MonotoneMLP(num_tokens, hidden, drop=drop, **spec)
-    return Mlp(num_tokens, hidden, act=act, drop=drop, causal=causal)
+    return Mlp(num_tokens, hidden, act=act, drop=drop, causal=causal, grid=grid)
 
 
 def causal_masks(num_tokens: int, *widths: int) -> list:
@@ -151,7 +163,10 @@ class MaskedLinear(nn.Linear):
         return nn.functional.linear(x, self.weight * self.mask, self.bias)
 
 
-def _linear(in_features: int, out_features: int, mask: Optional[torch.Tensor]) -> nn.Linear:
+def _linear(in_features: int, out_features: int, mask: Optional[torch.Tensor] = None,
+            grid: Optional[Grid] = None) -> nn.Module:
+    if grid is not None:
+        return RelativeLinear(grid, in_features, out_features)
     return nn.Linear(in_features, out_features) if mask is None else MaskedLinear(in_features, out_features, mask)
 
 
@@ -167,6 +182,8 @@ class ImplicitMLP(nn.Module):
         causal: mask ``W_in``, ``W_a``, ``W_b`` and ``W_out`` with :func:`causal_masks` (the spectral norm
             is taken of the masked ``W_a``, ``W_b``, so ``Lip(G)`` keeps its bound); needs
             ``out_features == in_features``.
+        grid: share ``W_in``, ``W_a``, ``W_b`` and ``W_out`` over the relative offsets of an ``h x w``
+            token grid (:mod:`backbones.relative`); the widths must be multiples of ``h w``.
         **implicit: :class:`~backbones.implicit.ImplicitOptions` (``act``, ``h_ratio``, ``n_iter``,
             ``solver``, ...; default :data:`IMPLICIT_RECIPE`). ``act`` is also the final activation.
 
@@ -175,7 +192,7 @@ class ImplicitMLP(nn.Module):
     """
 
     def __init__(self, in_features: int, internal_features: int, out_features: Optional[int] = None,
-                 drop: float = 0.0, causal: bool = False, **implicit) -> None:
+                 drop: float = 0.0, causal: bool = False, grid: Optional[Grid] = None, **implicit) -> None:
         super().__init__()
         if causal and (out_features or in_features) != in_features:
             raise ValueError(f"a causal token mixer maps the tokens to themselves: out_features={out_features} must "
@@ -183,14 +200,14 @@ class ImplicitMLP(nn.Module):
         self.causal = causal
         hidden = int(internal_features * ImplicitOptions(**implicit).h_ratio)  # ImplicitLayer's hidden width
         masks = causal_masks(in_features, internal_features, hidden, internal_features) if causal else [None] * 4
-        self.fc_in = _linear(in_features, internal_features, masks[0])
-        self.implicit = ImplicitLayer(internal_features, **implicit)
+        self.fc_in = _linear(in_features, internal_features, masks[0], grid)
+        self.implicit = ImplicitLayer(internal_features, grid=grid, **implicit)
         if causal:
             self.implicit.fc_a.set_mask(masks[1])
             self.implicit.fc_b.set_mask(masks[2])
         self.act = make_activation(self.implicit.act_name)
         self.drop = nn.Dropout(drop)
-        self.fc_out = _linear(internal_features, out_features or in_features, masks[3])
+        self.fc_out = _linear(internal_features, out_features or in_features, masks[3], grid)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc_out(self.drop(self.act(self.implicit(self.fc_in(x)))))
@@ -198,23 +215,24 @@ class ImplicitMLP(nn.Module):
 
 class Mlp(nn.Module):
     """The plain two-layer MLP (token-mixing MLP of the MLP-Mixer, and every channel MLP); ``causal``
-    masks both layers with :func:`causal_masks` (as a token mixer: output ``t`` sees inputs ``<= t``).
+    masks both layers with :func:`causal_masks` (as a token mixer: output ``t`` sees inputs ``<= t``);
+    ``grid`` shares both over the relative offsets of a token grid (:mod:`backbones.relative`).
 
     Shapes:
         ``(*, in_features)`` -> ``(*, out_features)``.
     """
 
     def __init__(self, in_features: int, hidden_features: int, out_features: Optional[int] = None,
-                 act: str = "gelu", drop: float = 0.0, causal: bool = False) -> None:
+                 act: str = "gelu", drop: float = 0.0, causal: bool = False, grid: Optional[Grid] = None) -> None:
         super().__init__()
         if causal and (out_features or in_features) != in_features:
             raise ValueError(f"a causal token mixer maps the tokens to themselves: out_features={out_features} must "
                              f"equal in_features={in_features} (or be left unset)")
         masks = causal_masks(in_features, hidden_features) if causal else [None, None]
-        self.fc1 = _linear(in_features, hidden_features, masks[0])
+        self.fc1 = _linear(in_features, hidden_features, masks[0], grid)
         self.act = make_activation(act)
         self.drop1 = nn.Dropout(drop)
-        self.fc2 = _linear(hidden_features, out_features or in_features, masks[1])
+        self.fc2 = _linear(hidden_features, out_features or in_features, masks[1], grid)
         self.drop2 = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,142 @@
+r"""Token-mixing weights shared over relative offsets: translation-equivariant (i)Mixer token mixing.
+
+A Mixer's token mixer multiplies the ``N = h w`` tokens of a grid by ``N x N`` matrices, one weight for
+every pair of positions, so a pattern learnt at one position is unknown at every other. Sharing each
+weight over the pairs with the same offset,
+
+.. math::
+    W_{pq} = \theta_{p - q}, \qquad p - q \in \{-(h-1), \dots, h-1\} \times \{-(w-1), \dots, w-1\},
+
+makes the map translation-equivariant inside the grid (zero outside it): a 2-D Toeplitz matrix with
+``(2h - 1)(2w - 1)`` parameters, which equals a single-channel ``(2h-1) x (2w-1)`` convolution of the
+grid with zero padding. It is how relative position biases are indexed (Shaw et al., 2018; Swin, Liu et
+al., ICCV 2021), used here as the whole token-mixing weight; the bias is shared over positions too. A
+width of ``m N`` (the implicit mixer's internal width ``D`` and hidden width ``hD``, an MLP's hidden
+width) is ``m`` such maps, so a weight ``(m_out N) x (m_in N)`` is ``m_out x m_in`` Toeplitz blocks.
+
+The implicit module keeps its maths: :class:`RelativeSpectralNormLinear` materialises the matrix and
+takes its soft spectral norm like :class:`~backbones.spectral_norm.SpectralNormLinear`, so
+:math:`\mathrm{Lip}(G)` keeps its bound and :math:`(1 - G)^{-1}` of a translation-equivariant ``G`` is
+translation-equivariant (away from the grid's border).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .spectral_norm import REFERENCE_COEFF, SpectralNormLinear
+
+Grid = Union[int, Sequence[int]]
+
+__all__ = ["resolve_grid", "relative_index", "RelativeLinear", "RelativeSpectralNormLinear"]
+
+
+def resolve_grid(grid: Grid) -> Tuple[int, int]:
+    """``w`` or ``(h, w)`` -> ``(h, w)``, both >= 1."""
+    hw = (int(grid), int(grid)) if isinstance(grid, (int, float)) else tuple(int(g) for g in grid)
+    if len(hw) != 2 or min(hw) < 1:
+        raise ValueError(f"a token grid is one side w or (h, w), both >= 1; got {grid!r}")
+    return hw
+
+
+def relative_index(grid: Grid) -> torch.Tensor:
+    """``(N, N)`` index of the offset ``p - q`` of every pair of grid positions (row-major), in
+    ``[0, (2h - 1)(2w - 1))``."""
+    h, w = resolve_grid(grid)
+    rows, cols = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    rows, cols = rows.flatten(), cols.flatten()
+    dr = rows[:, None] - rows[None, :] + (h - 1)
+    dc = cols[:, None] - cols[None, :] + (w - 1)
+    return dr * (2 * w - 1) + dc
+
+
+class _RelativeWeight:
+    """What both relative layers share: the multiplicities, the offset index and the materialised weight.
+
+    ``self.weight`` is the table ``(m_out, m_in, (2h-1)(2w-1))``; ``self.bias`` is ``(m_out,)``.
+    """
+
+    def _init_grid(self, grid: Grid, in_features: int, out_features: int) -> None:
+        h, w = self.grid = resolve_grid(grid)
+        n = self.num_tokens = h * w
+        for name, width in (("in_features", in_features), ("out_features", out_features)):
+            if width % n:
+                raise ValueError(f"relative token mixing over a {h}x{w} grid needs widths that are multiples of "
+                                 f"{n} tokens; {name}={width} is not (set the token mixer's widths to whole "
+                                 f"multiples of the token count, e.g. token_ratio=1 and an integer h_ratio)")
+        self.m_in, self.m_out = in_features // n, out_features // n
+        self.register_buffer("index", relative_index(self.grid), persistent=False)
+
+    def _table_shape(self) -> Tuple[int, int, int]:
+        h, w = self.grid
+        return (self.m_out, self.m_in, (2 * h - 1) * (2 * w - 1))
+
+    def expand(self, table: torch.Tensor) -> torch.Tensor:
+        """The ``(m_out N) x (m_in N)`` matrix of a table (Toeplitz blocks)."""
+        n = self.num_tokens
+        return table[:, :, self.index].permute(0, 2, 1, 3).reshape(self.m_out * n, self.m_in * n)
+
+    def effective_bias(self):
+        """The per-unit bias: each map's bias repeated over its ``N`` positions."""
+        return None if self.bias is None else self.bias.repeat_interleave(self.num_tokens)
+
+    def _reset_table(self) -> None:
+        # the materialised matrix gets xavier-uniform's variance for its own shape
+        n = self.num_tokens
+        bound = math.sqrt(6.0 / (self.m_in * n + self.m_out * n))
+        nn.init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+
+class RelativeLinear(_RelativeWeight, nn.Module):
+    """``nn.Linear`` over the tokens of a grid with weights shared over relative offsets (module docstring).
+
+    Shapes:
+        ``(*, m_in N)`` -> ``(*, m_out N)``.
+    """
+
+    def __init__(self, grid: Grid, in_features: int, out_features: int, bias: bool = True) -> None:
+        nn.Module.__init__(self)
+        self.in_features, self.out_features = in_features, out_features
+        self._init_grid(grid, in_features, out_features)
+        self.weight = nn.Parameter(torch.empty(self._table_shape()))
+        self.bias = nn.Parameter(torch.empty(self.m_out)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self._reset_table()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.expand(self.weight), self.effective_bias())
+
+    def extra_repr(self) -> str:
+        return f"grid={self.grid}, in_features={self.in_features}, out_features={self.out_features}"
+
+
+class RelativeSpectralNormLinear(_RelativeWeight, SpectralNormLinear):
+    """:class:`~backbones.spectral_norm.SpectralNormLinear` whose matrix is shared over relative offsets:
+    the power iteration and the cap act on the materialised matrix."""
+
+    def __init__(self, grid: Grid, in_features: int, out_features: int, coeff: float = REFERENCE_COEFF,
+                 n_power: int = 8, bias: bool = True, device=None, dtype=None) -> None:
+        nn.Module.__init__(self)
+        self._init_grid(grid, in_features, out_features)
+        factory = dict(device=device, dtype=dtype)
+        self._init_layer(in_features, out_features, coeff, n_power,
+                         nn.Parameter(torch.empty(self._table_shape(), **factory)),
+                         nn.Parameter(torch.empty(self.m_out, **factory)) if bias else None, factory)
+
+    def structured(self, w: torch.Tensor) -> torch.Tensor:
+        return self.expand(w)
+
+    def reset_parameters(self) -> None:
+        self._reset_table()
+        self.refresh(100)
+
+    def extra_repr(self) -> str:
+        return f"grid={self.grid}, " + super().extra_repr()
