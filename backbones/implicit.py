@@ -506,6 +506,7 @@ class ImplicitLayer(FixedPointLayer):
         dim: internal width ``D`` of ``u`` and ``z``.
         grid: ``w`` or ``(h, w)``: ``dim`` is ``m`` maps of an ``h x w`` token grid, and ``W_a``, ``W_b`` are
             shared over its relative offsets (:mod:`backbones.relative`); ``None``: full matrices.
+        radius: with ``grid``, the largest offset a weight spans (``None``: all).
         **options: :class:`ImplicitOptions` (defaults: :data:`IMPLICIT_RECIPE`, the authors' unrolled mode).
 
     Attributes:
@@ -520,7 +521,7 @@ class ImplicitLayer(FixedPointLayer):
     convergence_hint = "raise max_iter or lower coeff"
     divergence_hint = "lower coeff, a convergent solver, or check the learning rate"
 
-    def __init__(self, dim: int, device=None, dtype=None, grid=None, **options) -> None:
+    def __init__(self, dim: int, device=None, dtype=None, grid=None, radius=None, **options) -> None:
         super().__init__()
         unknown = set(options) - set(IMPLICIT_KEYS)
         if unknown:
@@ -539,8 +540,8 @@ class ImplicitLayer(FixedPointLayer):
             self.fc_a = SpectralNormLinear(dim, hidden, self.coeff, opts.n_power, **factory)
             self.fc_b = SpectralNormLinear(hidden, dim, self.coeff, opts.n_power, **factory)
         else:  # weights shared over the relative offsets of a token grid (backbones.relative)
-            self.fc_a = RelativeSpectralNormLinear(grid, dim, hidden, self.coeff, opts.n_power, **factory)
-            self.fc_b = RelativeSpectralNormLinear(grid, hidden, dim, self.coeff, opts.n_power, **factory)
+            self.fc_a = RelativeSpectralNormLinear(grid, dim, hidden, self.coeff, opts.n_power, radius=radius, **factory)
+            self.fc_b = RelativeSpectralNormLinear(grid, hidden, dim, self.coeff, opts.n_power, radius=radius, **factory)
         self.act = make_activation(self.act_name)
         self.name = f"ImplicitLayer(dim={dim})"
 

@@ -39,6 +39,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .implicit import FixedPointLayer, FixedPointMap, SolveOptions
+from .relative import RelativeLinear, RelativeWeight
 
 SPLITTINGS = ("peaceman_rachford", "forward_backward")
 
@@ -75,7 +76,7 @@ class MonotoneOptions(SolveOptions):
 MONOTONE_KEYS: Tuple[str, ...] = MonotoneOptions.keys()
 
 
-class MonotoneLayer(FixedPointLayer):
+class MonotoneLayer(RelativeWeight, FixedPointLayer):
     r"""The monDEQ equilibrium :math:`z^\star = \mathrm{ReLU}(W z^\star + u)` (module docstring).
 
     Args:
@@ -89,7 +90,7 @@ class MonotoneLayer(FixedPointLayer):
     convergence_hint = "raise max_iter, use solver='anderson' or 'broyden', or raise m"
     divergence_hint = "the splitting's alpha may be too large for forward_backward, or check the learning rate"
 
-    def __init__(self, dim: int, device=None, dtype=None, **options) -> None:
+    def __init__(self, dim: int, device=None, dtype=None, grid=None, radius=None, **options) -> None:
         super().__init__()
         unknown = set(options) - set(MONOTONE_KEYS)
         if unknown:
@@ -98,14 +99,21 @@ class MonotoneLayer(FixedPointLayer):
         self._init_solve(opts)
         self.dim, self.m, self.alpha, self.splitting = dim, float(opts.m), opts.alpha, opts.splitting
         factory = dict(device=device, dtype=dtype)
-        self.A = nn.Parameter(torch.empty(dim, dim, **factory))
-        self.B = nn.Parameter(torch.empty(dim, dim, **factory))
+        self.grid = None
+        shape = (dim, dim)
+        if grid is not None:  # A and B shared over the relative offsets of a token grid
+            self._init_grid(grid, dim, dim, radius)
+            shape = self._table_shape()
+        self.A = nn.Parameter(torch.empty(shape, **factory))
+        self.B = nn.Parameter(torch.empty(shape, **factory))
         self.reset_parameters()
         self.name = f"MonotoneLayer(dim={dim})"
 
     def reset_parameters(self) -> None:
-        """``A``, ``B`` uniform in ``(-1/sqrt(D), 1/sqrt(D))`` (a linear layer's default scale)."""
-        bound = 1 / math.sqrt(self.dim)
+        """``A``, ``B`` uniform in ``(-1/sqrt(k), 1/sqrt(k))``, ``k`` the connections of a unit (``D`` for full
+        matrices; a linear layer's default scale)."""
+        k = self.dim if self.grid is None else self.m_in * self.connections_per_map()
+        bound = 1 / math.sqrt(k)
         nn.init.uniform_(self.A, -bound, bound)
         nn.init.uniform_(self.B, -bound, bound)
 
@@ -113,10 +121,18 @@ class MonotoneLayer(FixedPointLayer):
         return (f"dim={self.dim}, m={self.m}, splitting={self.splitting!r}, alpha={self.alpha}, "
                 f"solver={self.solver!r}, grad={self.grad!r}, tol={self.tol}, max_iter={self.max_iter}")
 
+    def matrices(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(A, B)`` as ``D x D`` matrices (materialised from their tables when shared over offsets)."""
+        if self.grid is None:
+            return self.A, self.B
+        return self.expand(self.A), self.expand(self.B)
+
     def operator(self) -> torch.Tensor:
-        r""":math:`S = I - W = m I + A^\top A + B^\top - B` (strongly monotone: :math:`S + S^\top \succeq 2mI`)."""
-        eye = torch.eye(self.dim, dtype=self.A.dtype, device=self.A.device)
-        return self.m * eye + self.A.t() @ self.A + self.B.t() - self.B
+        r""":math:`S = I - W = m I + A^\top A + B^\top - B` (strongly monotone: :math:`S + S^\top \succeq 2mI`,
+        for any ``A``, ``B``, also those shared over relative offsets)."""
+        a, b = self.matrices()
+        eye = torch.eye(self.dim, dtype=a.dtype, device=a.device)
+        return self.m * eye + a.t() @ a + b.t() - b
 
     def weight(self) -> torch.Tensor:
         """``W = (1 - m) I - A^T A + B - B^T``."""
@@ -177,6 +193,8 @@ class MonotoneMLP(nn.Module):
         internal_features: ``D``, the width of the equilibrium.
         out_features: output length (``N`` when omitted).
         drop: dropout after the equilibrium.
+        grid, radius: share ``W_in``, ``A``, ``B`` and ``W_out`` over the relative offsets of a token grid
+            (:mod:`backbones.relative`).
         **monotone: :class:`MonotoneOptions`.
 
     Shapes:
@@ -184,12 +202,17 @@ class MonotoneMLP(nn.Module):
     """
 
     def __init__(self, in_features: int, internal_features: int, out_features: Optional[int] = None,
-                 drop: float = 0.0, **monotone) -> None:
+                 drop: float = 0.0, grid=None, radius=None, **monotone) -> None:
         super().__init__()
-        self.fc_in = nn.Linear(in_features, internal_features)
-        self.implicit = MonotoneLayer(internal_features, **monotone)
+        out_features = out_features or in_features
+        if grid is None:
+            self.fc_in = nn.Linear(in_features, internal_features)
+            self.fc_out = nn.Linear(internal_features, out_features)
+        else:
+            self.fc_in = RelativeLinear(grid, in_features, internal_features, radius=radius)
+            self.fc_out = RelativeLinear(grid, internal_features, out_features, radius=radius)
+        self.implicit = MonotoneLayer(internal_features, grid=grid, radius=radius, **monotone)
         self.drop = nn.Dropout(drop)
-        self.fc_out = nn.Linear(internal_features, out_features or in_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc_out(self.drop(self.implicit(self.fc_in(x))))

@@ -33,6 +33,14 @@ hierarchical MetaFormers and dense MLPs use to learn objects that move and chang
   position-specific token mixing lacks (CycleMLP, AS-MLP and Hire-MLP add local, shift-equivariant
   mixing for the same reason). ``pos_embed=True`` adds CPVT's convolutional position encoding
   ``x + DWConv3x3(x)`` at the start of every stage (Chu et al., 2021).
+* **Local, relative-offset token mixing** (``relative_mixing=1``, the default): every token-mixing
+  weight (``W_in``, ``W_a``, ``W_b``, ``W_out``; the twin's two layers) depends only on the offset
+  between two tokens of a window, and only offsets up to 1 have a weight (:mod:`backbones.relative`).
+  Each map of ``G`` is then a ``3 x 3`` convolution of the window, shared over positions, and the
+  implicit module :math:`(1 - G)^{-1}` spreads it over the whole window with an influence that decays
+  with distance (its Neumann series). Full window matrices (``relative_mixing=False``, the ``*-v2``
+  archs) let every position learn its own weights: pretrained on 5,000 scene digits the pyramid reaches
+  42.9 % on unseen digits with them and 86.9 % with the local relative mixing (docs/detection.md).
 * **Windows sized to the maps**: ``window_size`` is one ``w`` or one per stage. The default
   ``(7, 7, 4, 2)`` tiles the maps of a 56 px image (14, 7, 4, 2) without padding and keeps several
   windows, whose token-mixing weights are shared, at every stage of a 112 px image (28, 14, 7, 4).
@@ -47,13 +55,16 @@ hierarchical MetaFormers and dense MLPs use to learn objects that move and chang
 Any input size works (also one smaller than one window: its single window is mostly padding, and the
 mask keeps the result exact). The named designs and sizes count parameters without a head
 (``num_classes=0``); ``*-v1`` is the first design (``stem='patch'``, ``downsample='merge'``, plain
-channel MLP, ``window_size=7``), kept for comparison:
+channel MLP, ``window_size=7``, full window matrices) and ``*-v2`` the convolutional design with full
+window matrices (``relative_mixing=False``), kept for comparison:
 
 ============  ===========  ============  ==================  ==============  ==========================
 arch          embed_dims   depths        implicit (default)  ``'mlp'`` twin  reference (no fc layer)
 ============  ===========  ============  ==================  ==============  ==========================
-``tiny``      64           2, 2, 10, 2   11.6 M              11.6 M          ResNet-18: 11.2 M (11.7 M)
-``small``     96           2, 2, 8, 2    23.5 M              23.4 M          ResNet-50: 23.5 M (25.6 M)
+``tiny``      64           2, 2, 10, 2   11.5 M              11.5 M          ResNet-18: 11.2 M (11.7 M)
+``small``     96           2, 2, 8, 2    23.4 M              23.4 M          ResNet-50: 23.5 M (25.6 M)
+``tiny-v2``   64           2, 2, 10, 2   11.6 M              11.6 M          ResNet-18: 11.2 M (11.7 M)
+``small-v2``  96           2, 2, 8, 2    23.5 M              23.4 M          ResNet-50: 23.5 M (25.6 M)
 ``tiny-v1``   64           2, 2, 10, 2   10.7 M              10.6 M          ResNet-18: 11.2 M (11.7 M)
 ``small-v1``  96           2, 2, 10, 2   23.8 M              23.7 M          ResNet-50: 23.5 M (25.6 M)
 ============  ===========  ============  ==================  ==============  ==========================
@@ -169,24 +180,32 @@ class ConvDownsample(nn.Module):
 
 
 class ConvStem(nn.Module):
-    """Overlapping convolutional stem: ``3 x 3`` stride-2 convolution to ``dim / 2``, LayerNorm, GELU,
+    """Overlapping convolutional stem: ``3 x 3`` stride-2 convolution to ``dim / 2``, a norm, GELU,
     ``3 x 3`` stride-2 convolution to ``dim`` (Xiao et al., *Early convolutions help transformers see
     better*, NeurIPS 2021; the overlapping patch embedding of PVTv2).
+
+    ``norm='bn'``: BatchNorm, as Xiao et al.'s stem (statistics over the batch and the map, so a flat
+    canvas stays small next to the strokes); ``'ln'``: LayerNorm over each position's channels.
 
     Shapes:
         ``(B, C_in, H, W) -> (B, dim, ceil(H / 4), ceil(W / 4))`` (NCHW, like the ``4 x 4`` patch stem).
     """
 
-    def __init__(self, in_channels: int, dim: int) -> None:
+    def __init__(self, in_channels: int, dim: int, norm: str = "ln") -> None:
         super().__init__()
         mid = max(1, dim // 2)
+        self.norm_type = norm
         self.conv1 = nn.Conv2d(in_channels, mid, kernel_size=3, stride=2, padding=1)
-        self.norm = LayerNorm(mid)
+        self.norm = nn.BatchNorm2d(mid) if norm == "bn" else LayerNorm(mid)
         self.act = nn.GELU()
         self.conv2 = nn.Conv2d(mid, dim, kernel_size=3, stride=2, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act(self.norm(self.conv1(x).permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
+        x = self.conv1(x)
+        if self.norm_type == "bn":
+            x = self.act(self.norm(x))
+        else:
+            x = self.act(self.norm(x.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
         return self.conv2(x)
 
 
@@ -232,12 +251,14 @@ class PyramidBlock(nn.Module):
 
     def __init__(self, dim: int, window_size: int, token_hidden: int, token_mixer: TokenMixerSpec,
                  mlp_ratio: float = 4.0, dwconv: bool = True, act: str = "gelu", drop: float = 0.0,
-                 drop_path: float = 0.0, layer_scale: Optional[float] = None, relative: bool = False) -> None:
+                 drop_path: float = 0.0, layer_scale: Optional[float] = None,
+                 relative: Union[bool, int] = False) -> None:
         super().__init__()
         self.window_size = window_size
         self.norm1 = LayerNorm(dim)
         self.mlp_tokens = build_token_mixer(token_mixer, window_size * window_size, token_hidden, act=act, drop=drop,
-                                            grid=window_size if relative else None)
+                                            grid=window_size if relative is not False else None,
+                                            radius=None if isinstance(relative, bool) else relative)
         self.drop_path = DropPath(drop_path)
         self.norm2 = LayerNorm(dim)
         hidden = int(mlp_ratio * dim)
@@ -274,7 +295,8 @@ class WindowStage(nn.Module):
         pos_embed: CPVT's position-encoding generator (``x + DWConv3x3(x)``, Chu et al. 2021) before the blocks.
         drop_path: per-block stochastic-depth rates.
         downsample: a :class:`PatchMerging` / :class:`ConvDownsample` applied first, or ``None``.
-        relative: token-mixing weights shared over the relative offsets of the window (:mod:`backbones.relative`).
+        relative: token-mixing weights shared over the relative offsets of the window (:mod:`backbones.relative`):
+            ``True`` every offset, an int ``r`` the offsets up to ``r``; ``False``: full matrices.
 
     Shapes:
         ``(B, H, W, C_in) -> (B, H', W', dim)`` (channels last).
@@ -283,7 +305,7 @@ class WindowStage(nn.Module):
     def __init__(self, dim: int, depth: int, window_size: int, token_hidden: int, token_mixer: TokenMixerSpec,
                  mlp_ratio: float, act: str, drop: float, drop_path: Sequence[float],
                  downsample: Optional[nn.Module] = None, dwconv: bool = True, pos_embed: bool = False,
-                 layer_scale: Optional[float] = None, relative: bool = False) -> None:
+                 layer_scale: Optional[float] = None, relative: Union[bool, int] = False) -> None:
         super().__init__()
         self.window_size = window_size
         self.downsample = downsample
@@ -334,7 +356,9 @@ class IMixerPyramid(BaseModule):
             block, or ``False`` for none.
         relative_mixing: share every token-mixing weight over the relative offsets inside a window
             (2-D Toeplitz matrices, :mod:`backbones.relative`): translation-equivariant token mixing.
-            Needs an integer ``token_ratio`` (and ``h_ratio``).
+            ``True``: every offset of the window; an int ``r``: offsets up to ``r`` (a local kernel,
+            which the implicit fixed point still spreads over the window). Needs an integer
+            ``token_ratio`` (and ``h_ratio``).
         token_mixer: ``'implicit'`` (iMixer), ``'mlp'`` (the explicit twin) or a dict spec
             ``dict(type='implicit', n_iter=4, ...)`` (:mod:`backbones.token_mixers`).
         act: activation.
@@ -362,15 +386,18 @@ class IMixerPyramid(BaseModule):
 
     #: the design options (what ``arch=None`` uses; an arch may override any of them)
     design: Dict[str, object] = dict(stem="conv", downsample="conv", mlp_dwconv=True, pos_embed=False,
-                                     window_size=(7, 7, 4, 2), layer_scale=False, relative_mixing=False)
+                                     window_size=(7, 7, 4, 2), layer_scale=False, relative_mixing=1)
     _v1 = dict(stem="patch", downsample="merge", mlp_dwconv=False, pos_embed=False, window_size=7, layer_scale=False,
                relative_mixing=False)
+    _v2 = dict(design, relative_mixing=False)
     #: named sizes: widths, depths and design (parameter counts in the module docstring)
     arch_zoo: Dict[str, dict] = {
         "tiny": dict(embed_dims=64, depths=(2, 2, 10, 2)),
         "small": dict(embed_dims=96, depths=(2, 2, 8, 2)),
         "tiny-v1": dict(embed_dims=64, depths=(2, 2, 10, 2), **_v1),
         "small-v1": dict(embed_dims=96, depths=(2, 2, 10, 2), **_v1),
+        "tiny-v2": dict(embed_dims=64, depths=(2, 2, 10, 2), **_v2),
+        "small-v2": dict(embed_dims=96, depths=(2, 2, 8, 2), **_v2),
     }
     num_stages = 4
 
@@ -379,7 +406,7 @@ class IMixerPyramid(BaseModule):
                  window_size: Union[int, Sequence[int], None] = None, token_ratio: float = 1.0,
                  mlp_ratio: float = 4.0, stem: Optional[str] = None, downsample: Optional[str] = None,
                  mlp_dwconv: Optional[bool] = None, pos_embed: Optional[bool] = None,
-                 layer_scale: Union[float, bool, None] = None, relative_mixing: Optional[bool] = None,
+                 layer_scale: Union[float, bool, None] = None, relative_mixing: Union[bool, int, None] = None,
                  token_mixer: TokenMixerSpec = "implicit", act: str = "gelu", drop_rate: float = 0.0,
                  drop_path_rate: float = 0.1, out_indices: Sequence[int] = (0, 1, 2, 3), frozen_stages: int = -1,
                  norm_eval: bool = False, num_classes: int = 0, with_cp: bool = False,
@@ -391,8 +418,9 @@ class IMixerPyramid(BaseModule):
                      window_size=window_size, layer_scale=layer_scale, relative_mixing=relative_mixing)
         base = {**self.design, **{k: v for k, v in self.arch_zoo.get(arch or "", {}).items() if k in self.design}}
         design = {k: base[k] if v is None else v for k, v in given.items()}
-        if design["stem"] not in ("conv", "patch"):
-            raise ValueError(f"stem must be 'conv' (overlapping 3x3 convolutions) or 'patch' (4x4), got {design['stem']!r}")
+        if design["stem"] not in ("conv", "conv_bn", "patch"):
+            raise ValueError(f"stem must be 'conv' (overlapping 3x3 convolutions, LayerNorm), 'conv_bn' (the same with "
+                             f"BatchNorm) or 'patch' (4x4), got {design['stem']!r}")
         if design["downsample"] not in ("conv", "merge"):
             raise ValueError(f"downsample must be 'conv' (3x3 stride 2) or 'merge' (2x2 patch merging), got "
                              f"{design['downsample']!r}")
@@ -415,7 +443,11 @@ class IMixerPyramid(BaseModule):
         self.stem, self.downsample = design["stem"], design["downsample"]
         self.mlp_dwconv, self.pos_embed = bool(design["mlp_dwconv"]), bool(design["pos_embed"])
         self.layer_scale = float(design["layer_scale"] or 0.0)
-        self.relative_mixing = bool(design["relative_mixing"])
+        rel = design["relative_mixing"]
+        if not (isinstance(rel, bool) or (isinstance(rel, int) and rel >= 0)):
+            raise ValueError(f"relative_mixing must be True (every offset of a window), an int r >= 0 (offsets up to r) "
+                             f"or False (full token-mixing matrices), got {rel!r}")
+        self.relative_mixing = rel
         if self.layer_scale < 0:
             raise ValueError(f"layer_scale must be > 0 (the initial LayerScale gain) or False, got {layer_scale}")
         #: per stage: the window size ``w`` and the token mixer's internal width ``D``
@@ -425,8 +457,8 @@ class IMixerPyramid(BaseModule):
         self.num_classes = num_classes
         self.num_features = dims[-1]
 
-        if self.stem == "conv":
-            self.patch_embed = ConvStem(in_channels, dims[0])
+        if self.stem in ("conv", "conv_bn"):
+            self.patch_embed = ConvStem(in_channels, dims[0], norm="bn" if self.stem == "conv_bn" else "ln")
         else:
             self.patch_embed = nn.Conv2d(in_channels, dims[0], kernel_size=4, stride=4)
         self.patch_norm = LayerNorm(dims[0])
@@ -456,7 +488,7 @@ class IMixerPyramid(BaseModule):
     @property
     def _stem_conv(self) -> nn.Conv2d:
         """The convolution that sees the image (its input channels adapt on loading, its bias is uniform)."""
-        return self.patch_embed.conv1 if self.stem == "conv" else self.patch_embed
+        return self.patch_embed.conv1 if self.stem != "patch" else self.patch_embed
 
     def _init_mixer(self) -> None:
         """timm's Mixer initialisation, except the stem bias (PyTorch's default uniform init).
@@ -578,7 +610,7 @@ class IMixerPyramid(BaseModule):
                                  "prefix (e.g. 'backbone.' for an ImageClassifier / detector checkpoint)")
         own = self.state_dict()
         mismatched = []
-        stem = "patch_embed.conv1.weight" if self.stem == "conv" else "patch_embed.weight"
+        stem = "patch_embed.conv1.weight" if self.stem != "patch" else "patch_embed.weight"
         if stem in state and stem in own and state[stem].shape != own[stem].shape \
                 and state[stem].shape[0] == own[stem].shape[0] and state[stem].shape[2:] == own[stem].shape[2:]:
             state = dict(state)

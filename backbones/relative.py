@@ -14,6 +14,10 @@ al., ICCV 2021), used here as the whole token-mixing weight; the bias is shared 
 width of ``m N`` (the implicit mixer's internal width ``D`` and hidden width ``hD``, an MLP's hidden
 width) is ``m`` such maps, so a weight ``(m_out N) x (m_in N)`` is ``m_out x m_in`` Toeplitz blocks.
 
+``radius=r`` keeps the offsets with ``max(|dr|, |dc|) <= r`` only: a local ``(2r+1) x (2r+1)`` kernel.
+The implicit mixer's fixed point :math:`(1 - G)^{-1}` of such a local ``G`` still reaches every token
+of the grid (its Neumann series), with an influence that decays with distance.
+
 The implicit module keeps its maths: :class:`RelativeSpectralNormLinear` materialises the matrix and
 takes its soft spectral norm like :class:`~backbones.spectral_norm.SpectralNormLinear`, so
 :math:`\mathrm{Lip}(G)` keeps its bound and :math:`(1 - G)^{-1}` of a translation-equivariant ``G`` is
@@ -22,7 +26,7 @@ translation-equivariant (away from the grid's border).
 from __future__ import annotations
 
 import math
-from typing import Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -32,7 +36,8 @@ from .spectral_norm import REFERENCE_COEFF, SpectralNormLinear
 
 Grid = Union[int, Sequence[int]]
 
-__all__ = ["resolve_grid", "relative_index", "RelativeLinear", "RelativeSpectralNormLinear"]
+__all__ = ["resolve_grid", "relative_offsets", "relative_index", "RelativeWeight", "RelativeLinear",
+           "RelativeSpectralNormLinear"]
 
 
 def resolve_grid(grid: Grid) -> Tuple[int, int]:
@@ -41,6 +46,13 @@ def resolve_grid(grid: Grid) -> Tuple[int, int]:
     if len(hw) != 2 or min(hw) < 1:
         raise ValueError(f"a token grid is one side w or (h, w), both >= 1; got {grid!r}")
     return hw
+
+
+def relative_offsets(grid: Grid) -> torch.Tensor:
+    """``((2h - 1)(2w - 1), 2)``: the offset ``(dr, dc)`` of every table entry."""
+    h, w = resolve_grid(grid)
+    dr, dc = torch.meshgrid(torch.arange(-(h - 1), h), torch.arange(-(w - 1), w), indexing="ij")
+    return torch.stack([dr.flatten(), dc.flatten()], dim=1)
 
 
 def relative_index(grid: Grid) -> torch.Tensor:
@@ -54,22 +66,31 @@ def relative_index(grid: Grid) -> torch.Tensor:
     return dr * (2 * w - 1) + dc
 
 
-class _RelativeWeight:
-    """What both relative layers share: the multiplicities, the offset index and the materialised weight.
-
-    ``self.weight`` is the table ``(m_out, m_in, (2h-1)(2w-1))``; ``self.bias`` is ``(m_out,)``.
+class RelativeWeight:
+    """What every relative layer shares (a mixin of ``nn.Module`` s): the multiplicities, the offset index
+    and the materialised weight. :meth:`_init_grid` registers the buffers; :meth:`expand` turns a table
+    ``(m_out, m_in, (2h-1)(2w-1))`` into its matrix. The linear layers' ``weight`` is such a table and
+    their ``bias`` is ``(m_out,)``; the monotone layer's ``A`` and ``B`` are tables too.
     """
 
-    def _init_grid(self, grid: Grid, in_features: int, out_features: int) -> None:
+    def _init_grid(self, grid: Grid, in_features: int, out_features: int, radius: Optional[int] = None) -> None:
         h, w = self.grid = resolve_grid(grid)
+        if radius is not None and (isinstance(radius, bool) or not isinstance(radius, int) or radius < 0):
+            raise ValueError(f"radius must be an int >= 0 (the largest offset a token-mixing weight spans) or None "
+                             f"(every offset of the grid), got {radius!r}")
+        self.radius = radius
         n = self.num_tokens = h * w
         for name, width in (("in_features", in_features), ("out_features", out_features)):
             if width % n:
                 raise ValueError(f"relative token mixing over a {h}x{w} grid needs widths that are multiples of "
                                  f"{n} tokens; {name}={width} is not (set the token mixer's widths to whole "
-                                 f"multiples of the token count, e.g. token_ratio=1 and an integer h_ratio)")
+                                 f"multiples of the token count, e.g. token_ratio=1 and an integer h_ratio, or use full "
+                                 f"matrices: relative_mixing=False)")
         self.m_in, self.m_out = in_features // n, out_features // n
         self.register_buffer("index", relative_index(self.grid), persistent=False)
+        # offsets beyond the radius have no weight: a local (2r+1) x (2r+1) kernel inside the grid
+        local = None if radius is None else (relative_offsets(self.grid).abs().amax(1) <= radius).float()
+        self.register_buffer("local", local, persistent=False)
 
     def _table_shape(self) -> Tuple[int, int, int]:
         h, w = self.grid
@@ -78,32 +99,39 @@ class _RelativeWeight:
     def expand(self, table: torch.Tensor) -> torch.Tensor:
         """The ``(m_out N) x (m_in N)`` matrix of a table (Toeplitz blocks)."""
         n = self.num_tokens
+        if self.local is not None:
+            table = table * self.local.to(table.dtype)
         return table[:, :, self.index].permute(0, 2, 1, 3).reshape(self.m_out * n, self.m_in * n)
 
     def effective_bias(self):
         """The per-unit bias: each map's bias repeated over its ``N`` positions."""
         return None if self.bias is None else self.bias.repeat_interleave(self.num_tokens)
 
-    def _reset_table(self) -> None:
-        # the materialised matrix gets xavier-uniform's variance for its own shape
+    def connections_per_map(self) -> float:
+        """How many tokens of one map a unit is connected to, on average (``N`` without a radius)."""
         n = self.num_tokens
-        bound = math.sqrt(6.0 / (self.m_in * n + self.m_out * n))
+        return n if self.local is None else float(self.local[self.index].sum()) / n
+
+    def _reset_table(self) -> None:
+        # the materialised matrix gets xavier-uniform's variance for the connections it has
+        bound = math.sqrt(6.0 / ((self.m_in + self.m_out) * self.connections_per_map()))
         nn.init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
 
-class RelativeLinear(_RelativeWeight, nn.Module):
+class RelativeLinear(RelativeWeight, nn.Module):
     """``nn.Linear`` over the tokens of a grid with weights shared over relative offsets (module docstring).
 
     Shapes:
         ``(*, m_in N)`` -> ``(*, m_out N)``.
     """
 
-    def __init__(self, grid: Grid, in_features: int, out_features: int, bias: bool = True) -> None:
+    def __init__(self, grid: Grid, in_features: int, out_features: int, bias: bool = True,
+                 radius: Optional[int] = None) -> None:
         nn.Module.__init__(self)
         self.in_features, self.out_features = in_features, out_features
-        self._init_grid(grid, in_features, out_features)
+        self._init_grid(grid, in_features, out_features, radius)
         self.weight = nn.Parameter(torch.empty(self._table_shape()))
         self.bias = nn.Parameter(torch.empty(self.m_out)) if bias else None
         self.reset_parameters()
@@ -115,17 +143,18 @@ class RelativeLinear(_RelativeWeight, nn.Module):
         return F.linear(x, self.expand(self.weight), self.effective_bias())
 
     def extra_repr(self) -> str:
-        return f"grid={self.grid}, in_features={self.in_features}, out_features={self.out_features}"
+        return (f"grid={self.grid}, radius={self.radius}, in_features={self.in_features}, "
+                f"out_features={self.out_features}")
 
 
-class RelativeSpectralNormLinear(_RelativeWeight, SpectralNormLinear):
+class RelativeSpectralNormLinear(RelativeWeight, SpectralNormLinear):
     """:class:`~backbones.spectral_norm.SpectralNormLinear` whose matrix is shared over relative offsets:
     the power iteration and the cap act on the materialised matrix."""
 
     def __init__(self, grid: Grid, in_features: int, out_features: int, coeff: float = REFERENCE_COEFF,
-                 n_power: int = 8, bias: bool = True, device=None, dtype=None) -> None:
+                 n_power: int = 8, bias: bool = True, device=None, dtype=None, radius: Optional[int] = None) -> None:
         nn.Module.__init__(self)
-        self._init_grid(grid, in_features, out_features)
+        self._init_grid(grid, in_features, out_features, radius)
         factory = dict(device=device, dtype=dtype)
         self._init_layer(in_features, out_features, coeff, n_power,
                          nn.Parameter(torch.empty(self._table_shape(), **factory)),
@@ -139,4 +168,4 @@ class RelativeSpectralNormLinear(_RelativeWeight, SpectralNormLinear):
         self.refresh(100)
 
     def extra_repr(self) -> str:
-        return f"grid={self.grid}, " + super().extra_repr()
+        return f"grid={self.grid}, radius={self.radius}, " + super().extra_repr()

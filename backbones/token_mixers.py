@@ -97,7 +97,8 @@ def resolve_token_mixer(token_mixer: TokenMixerSpec = None, *, default: str = "i
 
 
 def build_token_mixer(token_mixer: TokenMixerSpec, num_tokens: int, hidden: int, act: str = "gelu",
-                      drop: float = 0.0, grid: Optional[Grid] = None, **options) -> nn.Module:
+                      drop: float = 0.0, grid: Optional[Grid] = None, radius: Optional[int] = None,
+                      **options) -> nn.Module:
     """The token mixer of every backbone.
 
     Args:
@@ -109,6 +110,7 @@ def build_token_mixer(token_mixer: TokenMixerSpec, num_tokens: int, hidden: int,
         grid: the tokens form an ``h x w`` grid (``w`` or ``(h, w)``, ``h w = num_tokens``) and every
             token-mixing weight is shared over its relative offsets (:mod:`backbones.relative`); set by the
             backbone, which knows the geometry. ``None``: full matrices.
+        radius: with ``grid``, the largest offset ``max(|dr|, |dc|)`` a weight spans (``None``: all).
         **options: implicit options as keywords (merged into the spec).
     """
     spec = resolve_token_mixer(token_mixer, **options)
@@ -117,19 +119,18 @@ def build_token_mixer(token_mixer: TokenMixerSpec, num_tokens: int, hidden: int,
         h, w = resolve_grid(grid)
         if h * w != num_tokens:
             raise ValueError(f"a {h}x{w} token grid has {h * w} tokens, the token mixer {num_tokens}")
-        if causal or kind == "monotone":
-            got = f"{kind!r}" + (" with causal=True" if causal else "")
-            raise ValueError(f"relative-offset token mixing takes token_mixer 'implicit' or 'mlp' without causal=True "
-                             f"(a causal order and a 2-D grid of offsets do not combine); got {got}")
+        if causal:
+            raise ValueError("relative-offset token mixing takes a token mixer without causal=True (a causal order "
+                             "and a 2-D grid of offsets do not combine)")
     if kind == "implicit":
         spec.setdefault("act", act)
-        return ImplicitMLP(num_tokens, hidden, drop=drop, causal=causal, grid=grid, **spec)
+        return ImplicitMLP(num_tokens, hidden, drop=drop, causal=causal, grid=grid, radius=radius, **spec)
     if kind == "monotone":
         if causal:
             raise ValueError("token_mixer='monotone' has no causal form (its W couples every pair of units); use "
                              "type='implicit' or 'mlp' with causal=True")
-        return MonotoneMLP(num_tokens, hidden, drop=drop, **spec)
-    return Mlp(num_tokens, hidden, act=act, drop=drop, causal=causal, grid=grid)
+        return MonotoneMLP(num_tokens, hidden, drop=drop, grid=grid, radius=radius, **spec)
+    return Mlp(num_tokens, hidden, act=act, drop=drop, causal=causal, grid=grid, radius=radius)
 
 
 def causal_masks(num_tokens: int, *widths: int) -> list:
@@ -164,9 +165,9 @@ class MaskedLinear(nn.Linear):
 
 
 def _linear(in_features: int, out_features: int, mask: Optional[torch.Tensor] = None,
-            grid: Optional[Grid] = None) -> nn.Module:
+            grid: Optional[Grid] = None, radius: Optional[int] = None) -> nn.Module:
     if grid is not None:
-        return RelativeLinear(grid, in_features, out_features)
+        return RelativeLinear(grid, in_features, out_features, radius=radius)
     return nn.Linear(in_features, out_features) if mask is None else MaskedLinear(in_features, out_features, mask)
 
 
@@ -184,6 +185,7 @@ class ImplicitMLP(nn.Module):
             ``out_features == in_features``.
         grid: share ``W_in``, ``W_a``, ``W_b`` and ``W_out`` over the relative offsets of an ``h x w``
             token grid (:mod:`backbones.relative`); the widths must be multiples of ``h w``.
+        radius: with ``grid``, the largest offset a weight spans (``None``: all).
         **implicit: :class:`~backbones.implicit.ImplicitOptions` (``act``, ``h_ratio``, ``n_iter``,
             ``solver``, ...; default :data:`IMPLICIT_RECIPE`). ``act`` is also the final activation.
 
@@ -192,7 +194,8 @@ class ImplicitMLP(nn.Module):
     """
 
     def __init__(self, in_features: int, internal_features: int, out_features: Optional[int] = None,
-                 drop: float = 0.0, causal: bool = False, grid: Optional[Grid] = None, **implicit) -> None:
+                 drop: float = 0.0, causal: bool = False, grid: Optional[Grid] = None, radius: Optional[int] = None,
+                 **implicit) -> None:
         super().__init__()
         if causal and (out_features or in_features) != in_features:
             raise ValueError(f"a causal token mixer maps the tokens to themselves: out_features={out_features} must "
@@ -200,14 +203,14 @@ class ImplicitMLP(nn.Module):
         self.causal = causal
         hidden = int(internal_features * ImplicitOptions(**implicit).h_ratio)  # ImplicitLayer's hidden width
         masks = causal_masks(in_features, internal_features, hidden, internal_features) if causal else [None] * 4
-        self.fc_in = _linear(in_features, internal_features, masks[0], grid)
-        self.implicit = ImplicitLayer(internal_features, grid=grid, **implicit)
+        self.fc_in = _linear(in_features, internal_features, masks[0], grid, radius)
+        self.implicit = ImplicitLayer(internal_features, grid=grid, radius=radius, **implicit)
         if causal:
             self.implicit.fc_a.set_mask(masks[1])
             self.implicit.fc_b.set_mask(masks[2])
         self.act = make_activation(self.implicit.act_name)
         self.drop = nn.Dropout(drop)
-        self.fc_out = _linear(internal_features, out_features or in_features, masks[3], grid)
+        self.fc_out = _linear(internal_features, out_features or in_features, masks[3], grid, radius)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc_out(self.drop(self.act(self.implicit(self.fc_in(x)))))
@@ -223,16 +226,17 @@ class Mlp(nn.Module):
     """
 
     def __init__(self, in_features: int, hidden_features: int, out_features: Optional[int] = None,
-                 act: str = "gelu", drop: float = 0.0, causal: bool = False, grid: Optional[Grid] = None) -> None:
+                 act: str = "gelu", drop: float = 0.0, causal: bool = False, grid: Optional[Grid] = None,
+                 radius: Optional[int] = None) -> None:
         super().__init__()
         if causal and (out_features or in_features) != in_features:
             raise ValueError(f"a causal token mixer maps the tokens to themselves: out_features={out_features} must "
                              f"equal in_features={in_features} (or be left unset)")
         masks = causal_masks(in_features, hidden_features) if causal else [None, None]
-        self.fc1 = _linear(in_features, hidden_features, masks[0], grid)
+        self.fc1 = _linear(in_features, hidden_features, masks[0], grid, radius)
         self.act = make_activation(act)
         self.drop1 = nn.Dropout(drop)
-        self.fc2 = _linear(hidden_features, out_features or in_features, masks[1], grid)
+        self.fc2 = _linear(hidden_features, out_features or in_features, masks[1], grid, radius)
         self.drop2 = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

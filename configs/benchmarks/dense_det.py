@@ -5,7 +5,8 @@ _det = 'configs/det/retinanet_imixer-pyramid-t-clspre_fpn_600i_digits.py'
 _cells = [('iMixer pyramid-T', 'imixer', _det, {}),
           ('MLP twin pyramid-T', 'twin', _det, {'model.backbone.token_mixer': 'mlp'}),
           ('iMixer pyramid-T-v1 (first design)', 'imixer', _det, {'model.backbone.arch': 'tiny-v1'}),
-          ('ResNet-18', 'baseline', 'configs/det/retinanet_r18-clspre_fpn_600i_digits.py', {})]
+          ('ResNet-18', 'baseline', 'configs/det/retinanet_r18-clspre_fpn_600i_digits.py', {}),
+          ('Swin-T64', 'baseline', 'configs/det/retinanet_swin-t64-clspre_fpn_600i_digits.py', {})]
 benchmark = dict(
     task='detection',
     title='RetinaNet on digit scenes after classification pretraining, 300 iterations at batch 4',

@@ -11,10 +11,13 @@ benchmark = dict(
     seeds=[0, 1],
     runs=[
         dict(name='iMixer pyramid-T', role='imixer', config='configs/cls/pretrain_imixer-pyramid-t_scene-digits.py'),
+        dict(name='iMixer pyramid-T-v2 (full window matrices)', role='imixer',
+             config='configs/cls/pretrain_imixer-pyramid-t_scene-digits.py', cfg_options={'model.backbone.arch': 'tiny-v2'}),
         dict(name='MLP twin pyramid-T', role='twin', config='configs/cls/pretrain_mlpmixer-pyramid-t_scene-digits.py'),
         dict(name='iMixer pyramid-T-v1 (first design)', role='imixer',
              config='configs/cls/pretrain_imixer-pyramid-t_scene-digits.py', cfg_options={'model.backbone.arch': 'tiny-v1'}),
         dict(name='ResNet-18', role='baseline', config='configs/cls/pretrain_r18_scene-digits.py'),
+        dict(name='Swin-T64', role='baseline', config='configs/cls/pretrain_swin-t64_scene-digits.py'),
     ],
     datasets=dict(digits={}, mnist=_mnist),
 )

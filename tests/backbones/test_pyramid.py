@@ -8,6 +8,7 @@ import torch
 import backbones.pyramid
 from backbones import IMixerPyramid, Mlp, build_backbone, collect_solver_stats
 from backbones.fixed_point import SpectralNormLinear
+from backbones.relative import RelativeSpectralNormLinear
 from backbones.pyramid import ConvDownsample, ConvStem, MixFFN, PatchMerging, window_partition, window_reverse
 
 SMALL = dict(arch=None, embed_dims=8, depths=(2, 2, 2, 2), window_size=3)
@@ -38,7 +39,9 @@ def test_backward_and_solver_stats():
 
 
 def test_implicit_options_forwarded_and_twin_differs():
-    imp = IMixerPyramid(**SMALL, h_ratio=1.5, n_iter=3, coeff=0.7, n_power=2)
+    with pytest.raises(ValueError, match="multiples of 9 tokens.*relative_mixing=False"):
+        IMixerPyramid(**SMALL, h_ratio=1.5)
+    imp = IMixerPyramid(**SMALL, h_ratio=1.5, n_iter=3, coeff=0.7, n_power=2, relative_mixing=False)
     layer = imp.stages[0].blocks[0].mlp_tokens.implicit
     assert (layer.n_iter, layer.coeff, layer.hidden, layer.fc_a.n_power) == (3, 0.7, int(1.5 * 9), 2)
     assert imp.stages[0].blocks[0].mlp_tokens.fc_in.out_features == imp.token_hidden[0] == 9
@@ -61,7 +64,7 @@ def test_named_archs_parameter_counts_are_the_published_ones():
         m = re.match(r"``([\w-]+)``\s.*?\s([\d.]+) M\s+([\d.]+) M\s", line)
         if m:
             table[m.group(1)] = (float(m.group(2)), float(m.group(3)))
-    assert set(table) == set(IMixerPyramid.arch_zoo) >= {"tiny", "small", "tiny-v1", "small-v1"}
+    assert set(table) == set(IMixerPyramid.arch_zoo) >= {"tiny", "small", "tiny-v1", "small-v1", "tiny-v2"}
     for arch, (implicit, mlp) in table.items():
         assert round(_count(IMixerPyramid(arch=arch)) / 1e6, 1) == implicit, arch
         assert round(_count(IMixerPyramid(arch=arch, token_mixer="mlp")) / 1e6, 1) == mlp, arch
@@ -72,9 +75,18 @@ def test_named_archs_parameter_counts_are_the_published_ones():
 
 
 def test_designs_the_archs_name():
-    """'tiny' is the convolutional design, 'tiny-v1' the first one (4x4 patches, 2x2 merging, plain MLP,
-    7x7 windows); any option can be overridden one at a time."""
+    """'tiny' is the convolutional design with local relative-offset token mixing, 'tiny-v2' the same with
+    full window matrices, 'tiny-v1' the first one (4x4 patches, 2x2 merging, plain MLP, 7x7 windows); any
+    option can be overridden one at a time."""
     new, v1 = IMixerPyramid(arch="tiny"), IMixerPyramid(arch="tiny-v1")
+    fc_a = new.stages[2].blocks[0].mlp_tokens.implicit.fc_a
+    assert isinstance(fc_a, RelativeSpectralNormLinear) and fc_a.radius == 1 and fc_a.grid == (4, 4)
+    v2 = IMixerPyramid(arch="tiny-v2")
+    assert type(v2.stages[2].blocks[0].mlp_tokens.implicit.fc_a) is SpectralNormLinear
+    assert type(v1.stages[2].blocks[0].mlp_tokens.implicit.fc_a) is SpectralNormLinear
+    assert IMixerPyramid(arch="tiny-v1", relative_mixing=True).stages[0].blocks[0].mlp_tokens.fc_in.radius is None
+    with pytest.raises(ValueError, match="relative_mixing must be True"):
+        IMixerPyramid(**SMALL, relative_mixing=-1)
     assert isinstance(new.patch_embed, ConvStem) and isinstance(new.stages[1].downsample, ConvDownsample)
     assert isinstance(new.stages[0].blocks[0].mlp_channels, MixFFN)
     assert isinstance(v1.patch_embed, torch.nn.Conv2d) and v1.patch_embed.kernel_size == (4, 4)

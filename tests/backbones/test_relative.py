@@ -55,14 +55,19 @@ def test_spectral_norm_caps_the_materialised_matrix():
     assert abs(sigma.item() - 0.5) < 1e-3
 
 
-def test_the_implicit_mixer_and_the_twin_share_the_offsets():
+def test_every_token_mixer_shares_the_offsets():
     imix = build_token_mixer("implicit", 9, 9, grid=3)
     twin = build_token_mixer("mlp", 9, 9, grid=3)
+    mono = build_token_mixer("monotone", 9, 18, grid=3, radius=1)
     assert isinstance(imix, ImplicitMLP) and isinstance(twin, Mlp)
     assert isinstance(imix.fc_in, RelativeLinear) and isinstance(imix.implicit.fc_a, RelativeSpectralNormLinear)
     assert isinstance(twin.fc1, RelativeLinear) and isinstance(twin.fc2, RelativeLinear)
+    assert isinstance(mono.fc_in, RelativeLinear) and mono.implicit.A.shape == (2, 2, 25)
     x = torch.randn(2, 5, 9)
-    assert imix(x).shape == twin(x).shape == (2, 5, 9)
+    assert imix(x).shape == twin(x).shape == mono(x).shape == (2, 5, 9)
+    # the monotone operator keeps its guarantee with shared A, B: S + S^T >= 2 m I
+    s = mono.implicit.operator().detach()
+    assert torch.linalg.eigvalsh(s + s.t()).min() >= 2 * mono.implicit.m - 1e-5
 
 
 def test_bad_relative_requests_are_refused():
@@ -72,8 +77,6 @@ def test_bad_relative_requests_are_refused():
         build_token_mixer("mlp", 16, 16, grid=3)
     with pytest.raises(ValueError, match="causal"):
         build_token_mixer(dict(type="implicit", causal=True), 9, 9, grid=3)
-    with pytest.raises(ValueError, match="monotone"):
-        build_token_mixer("monotone", 9, 9, grid=3)
 
 
 @pytest.mark.parametrize("token_mixer", ["implicit", "mlp"])
@@ -95,6 +98,26 @@ def test_pyramid_with_relative_mixing(token_mixer):
     model.eval(), clone.eval()
     assert all(torch.equal(a, b) for a, b in zip(model(x), clone(x)))
     # a checkpoint of full matrices does not load into offsets silently
-    full = IMixerPyramid(arch=None, embed_dims=8, depths=(1, 2, 1, 1), window_size=3, token_mixer=token_mixer)
+    full = IMixerPyramid(arch=None, embed_dims=8, depths=(1, 2, 1, 1), window_size=3, token_mixer=token_mixer,
+                         relative_mixing=False)
     with pytest.raises(RuntimeError, match="size mismatch"):
         full.load_state_dict(model.state_dict())
+
+
+def test_a_radius_keeps_a_local_kernel():
+    torch.manual_seed(0)
+    h = w = 5
+    layer = RelativeLinear((h, w), 2 * h * w, h * w, bias=False, radius=1).double()
+    x = torch.randn(3, 2 * h * w, dtype=torch.double)
+    table = layer.weight.detach().view(1, 2, 2 * h - 1, 2 * w - 1)
+    kernel = table[..., h - 2:h + 1, w - 2:w + 1].flip(-1, -2)  # the 3 x 3 offsets around 0
+    expected = F.conv2d(x.view(3, 2, h, w), kernel, padding=1).flatten(1)
+    assert torch.allclose(layer(x), expected, atol=1e-12)
+    # the implicit mixer with a local G still reaches every token of the grid through its fixed point
+    mixer = build_token_mixer(dict(type="implicit", solver="fixed_point", tol=1e-8, max_iter=100), 25, 25,
+                              grid=5, radius=1).double().eval()
+    u = torch.zeros(1, 1, 25, dtype=torch.double, requires_grad=True)
+    mixer(u)[0, 0, 24].backward()  # the bottom-right token
+    assert u.grad[0, 0, 0] != 0  # depends on the top-left one, four offsets away
+    with pytest.raises(ValueError, match="radius must be an int >= 0"):
+        RelativeLinear(3, 9, 9, radius=-1)
