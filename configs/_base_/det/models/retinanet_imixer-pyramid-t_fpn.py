@@ -6,8 +6,9 @@ model = dict(
     # size (windows are padded and masked inside), batches are padded to a multiple of 16 (112 px: none)
     data_preprocessor=dict(type='DetDataPreprocessor', mean=[0.0, 0.0, 0.0], std=[255.0, 255.0, 255.0],
                            bgr_to_rgb=True, pad_size_divisor=16),
-    # arch 'tiny': convolutional stem and downsampling, depthwise conv in the channel MLP, windows (7, 7, 4, 2)
-    # (backbones/pyramid.py); the first design is arch='tiny-v1'
+    # arch 'tiny': convolutional stem and downsampling, depthwise conv in the channel MLP, windows (7, 7, 4, 2),
+    # local relative-offset token mixing (backbones/pyramid.py); full window matrices: arch='tiny-v2'; the first
+    # design: arch='tiny-v1'
     backbone=dict(type='imixer.IMixerPyramid', arch='tiny', token_mixer='implicit', drop_path_rate=0.1,
                   out_indices=(1, 2, 3), frozen_stages=-1, norm_eval=False,
                   init_cfg=None),  # implicit token mixer: the authors' recipe (h_ratio 2, n_iter 2)

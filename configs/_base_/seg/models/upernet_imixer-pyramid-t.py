@@ -5,7 +5,7 @@ data_preprocessor = dict(type='SegDataPreProcessor', mean=[0.0, 0.0, 0.0], std=[
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
-    # arch 'tiny' (backbones/pyramid.py; the first design: arch='tiny-v1')
+    # arch 'tiny' (backbones/pyramid.py; full window matrices: arch='tiny-v2'; the first design: arch='tiny-v1')
     backbone=dict(type='imixer.IMixerPyramid', arch='tiny', token_mixer='implicit',
                   drop_path_rate=0.1, out_indices=(0, 1, 2, 3), frozen_stages=-1, norm_eval=False,
                   init_cfg=None),  # implicit token mixer: the authors' recipe (h_ratio 2, n_iter 2)
