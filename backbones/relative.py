@@ -14,7 +14,8 @@ al., ICCV 2021), used here as the whole token-mixing weight; the bias is shared 
 width of ``m N`` (the implicit mixer's internal width ``D`` and hidden width ``hD``, an MLP's hidden
 width) is ``m`` such maps, so a weight ``(m_out N) x (m_in N)`` is ``m_out x m_in`` Toeplitz blocks.
 
-``radius=r`` keeps the offsets with ``max(|dr|, |dc|) <= r`` only: a local ``(2r+1) x (2r+1)`` kernel.
+``radius=r`` keeps the offsets with ``max(|dr|, |dc|) <= r`` only: a local ``(2r+1) x (2r+1)`` kernel (the
+table still holds every offset; a fixed mask zeroes the others, whose entries then get no gradient).
 The implicit mixer's fixed point :math:`(1 - G)^{-1}` of such a local ``G`` still reaches every token
 of the grid (its Neumann series), with an influence that decays with distance.
 

@@ -65,6 +65,10 @@ class GridError(ValueError):
     """A benchmark config is malformed; the message names the key and the fix."""
 
 
+class WaitingError(GridError):
+    """A cell's ``{best:BENCH/RUN}`` checkpoint does not exist yet: run that benchmark's cell first."""
+
+
 @dataclass
 class Run:
     name: str
@@ -210,7 +214,7 @@ def _best_checkpoint(store: Path, bench: str, run: str, seed: int, dataset: str 
         raise GridError(f"benchmark {bench!r} has run {run!r} on {sorted({r['dataset'] for r in rows})}, none "
                         f"named {dataset!r}: name the datasets alike in both grids")
     if not rows:
-        raise GridError(f"no finished cell of run {run!r}, seed {seed} in benchmark {bench!r}; run "
+        raise WaitingError(f"no finished cell of run {run!r}, seed {seed} in benchmark {bench!r}; run "
                         f"`python tools/benchmark.py configs/benchmarks/{bench}.py` first")
     return json.loads(rows[-1]["metrics"])["checkpoint"]
 
@@ -285,7 +289,11 @@ def run_grid(bench: Benchmark, store: Path = REPO_ROOT / DEFAULT_STORE, max_cell
     ran = 0
     for i, cell in enumerate(todo, 1):
         done = {(r["run"], r["dataset"], r["seed"], r["config_hash"]) for r in read_cells(path) if r["status"] == "ok"}
-        h = cell.config_hash(store)
+        try:
+            h = cell.config_hash(store)
+        except WaitingError as e:  # its checkpoint comes from a cell of another grid not run yet
+            print(f"[grid] {cell.key}: skipped, {e}", flush=True)
+            continue
         if (cell.run.name, cell.dataset, str(cell.seed), h) in done:
             continue
         if max_cells is not None and ran >= max_cells:
@@ -310,8 +318,14 @@ def run_grid(bench: Benchmark, store: Path = REPO_ROOT / DEFAULT_STORE, max_cell
 
 
 def current_rows(bench: Benchmark, store: Path) -> List[dict]:
-    """The store's rows of the benchmark's current cells (those whose config hash is today's)."""
-    wanted = {(c.run.name, c.dataset, str(c.seed), c.config_hash(store)) for c in cells(bench)}
+    """The store's rows of the benchmark's current cells (those whose config hash is today's; a cell waiting
+    for another grid's checkpoint has none)."""
+    wanted = set()
+    for c in cells(bench):
+        try:
+            wanted.add((c.run.name, c.dataset, str(c.seed), c.config_hash(store)))
+        except WaitingError:
+            continue
     return [r for r in read_cells(store / bench.name / "cells.csv")
             if (r["run"], r["dataset"], r["seed"], r["config_hash"]) in wanted]
 

@@ -81,6 +81,9 @@ def test_a_cell_can_start_from_another_benchmarks_best_checkpoint(tiny, tmp_path
     finetune = Benchmark.fromfile(str(other))
     with pytest.raises(GridError, match=f"no finished cell of run 'iMixer', seed 0 in benchmark '{tiny.name}'"):
         cells(finetune)[0].command(store)
+    # a worker skips (and names) the cells still waiting for their checkpoint, and still writes its summary
+    rows = run_grid(finetune, store, threads=1, only=["twin"])
+    assert rows == [] and (store / finetune.name / "summary.md").exists()
     run_grid(tiny, store, threads=1, only=["iMixer"])
     ckpts = {c.seed: c.options(store)[-1] for c in cells(finetune)}
     assert ckpts[0] != ckpts[1] and all(v.startswith("load_from=work_dirs/benchmarks/tiny_grid/imixer_seed") for v in
