@@ -208,14 +208,18 @@ def _best_checkpoint(store: Path, bench: str, run: str, seed: int, dataset: str 
     benchmark has one of this name (a pretraining per dataset), else on its only one."""
     rows = [r for r in read_cells(store / bench / "cells.csv") if r["run"] == run and int(r["seed"]) == seed
             and r["status"] == "ok"]
-    if any(r["dataset"] == dataset for r in rows):
+    meta = store / bench / "benchmark.json"
+    declared = json.loads(meta.read_text()).get("datasets", []) if meta.exists() else []
+    datasets = set(declared) | {r["dataset"] for r in rows}
+    if dataset in datasets:  # the same dataset upstream: wait for that cell, never take another's
         rows = [r for r in rows if r["dataset"] == dataset]
-    elif len({r["dataset"] for r in rows}) > 1:
-        raise GridError(f"benchmark {bench!r} has run {run!r} on {sorted({r['dataset'] for r in rows})}, none "
+    elif len(datasets) > 1:
+        raise GridError(f"benchmark {bench!r} has run {run!r} on {sorted(datasets)}, none "
                         f"named {dataset!r}: name the datasets alike in both grids")
     if not rows:
-        raise WaitingError(f"no finished cell of run {run!r}, seed {seed} in benchmark {bench!r}; run "
-                        f"`python tools/benchmark.py configs/benchmarks/{bench}.py` first")
+        raise WaitingError(f"no finished cell of run {run!r}, seed {seed}"
+                           f"{'' if dataset == 'default' else f', dataset {dataset!r}'} in benchmark {bench!r}; run "
+                           f"`python tools/benchmark.py configs/benchmarks/{bench}.py` first")
     return json.loads(rows[-1]["metrics"])["checkpoint"]
 
 

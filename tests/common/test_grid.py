@@ -128,5 +128,15 @@ def test_a_checkpoint_placeholder_takes_the_same_dataset(tmp_path):
     path = tmp_path / "fine.py"
     path.write_text(TINY.replace("seeds=[0, 1]", "seeds=[0], datasets=dict(digits={}, mnist={})")
                     .replace("'default_hooks.checkpoint.max_keep_ckpts': 1", "'load_from': '{best:pre/A}'"))
-    got = {c.dataset: c.options(store)[-1] for c in cells(Benchmark.fromfile(str(path))) if c.run.name == "iMixer"}
+    fine = Benchmark.fromfile(str(path))
+    got = {c.dataset: c.options(store)[-1] for c in cells(fine) if c.run.name == "iMixer"}
     assert got == {"digits": "load_from=pre_digits.pth", "mnist": "load_from=pre_mnist.pth"}
+    # an upstream grid that declares the dataset but has not run it yet: wait, never take another dataset's
+    (store / "pre2").mkdir()
+    (store / "pre2" / "benchmark.json").write_text(json.dumps(dict(datasets=["digits", "mnist"])))
+    append_row(store / "pre2" / "cells.csv", FIELDS, dict(run="A", dataset="digits", seed=0, status="ok",
+                                                          config_hash="h", metrics=json.dumps({"checkpoint": "d.pth"})))
+    path.write_text(path.read_text().replace("{best:pre/A}", "{best:pre2/A}"))
+    mnist = [c for c in cells(Benchmark.fromfile(str(path))) if c.dataset == "mnist"][0]
+    with pytest.raises(GridError, match="no finished cell of run 'A', seed 0, dataset 'mnist' in benchmark 'pre2'"):
+        mnist.options(store)
