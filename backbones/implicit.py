@@ -38,6 +38,7 @@ tolerance logs a warning with the residual.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import weakref
 from dataclasses import dataclass, fields
@@ -536,12 +537,11 @@ class ImplicitLayer(FixedPointLayer):
         self.anderson_m = int(self.solver_kwargs.get("m", self.adjoint_solver_kwargs.get("m", 5)))
         self.recompute = opts.recompute
         factory = dict(device=device, dtype=dtype)
-        if grid is None:
-            self.fc_a = SpectralNormLinear(dim, hidden, self.coeff, opts.n_power, **factory)
-            self.fc_b = SpectralNormLinear(hidden, dim, self.coeff, opts.n_power, **factory)
-        else:  # weights shared over the relative offsets of a token grid (backbones.relative)
-            self.fc_a = RelativeSpectralNormLinear(grid, dim, hidden, self.coeff, opts.n_power, radius=radius, **factory)
-            self.fc_b = RelativeSpectralNormLinear(grid, hidden, dim, self.coeff, opts.n_power, radius=radius, **factory)
+        # with a grid, the weights are shared over its relative offsets (backbones.relative)
+        linear = SpectralNormLinear if grid is None else functools.partial(RelativeSpectralNormLinear, grid,
+                                                                           radius=radius)
+        self.fc_a = linear(dim, hidden, self.coeff, opts.n_power, **factory)
+        self.fc_b = linear(hidden, dim, self.coeff, opts.n_power, **factory)
         self.act = make_activation(self.act_name)
         self.name = f"ImplicitLayer(dim={dim})"
 

@@ -39,7 +39,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .implicit import FixedPointLayer, FixedPointMap, SolveOptions
-from .relative import RelativeLinear, RelativeWeight
+from .relative import RelativeWeight, token_linear
 
 SPLITTINGS = ("peaceman_rachford", "forward_backward")
 
@@ -204,15 +204,10 @@ class MonotoneMLP(nn.Module):
     def __init__(self, in_features: int, internal_features: int, out_features: Optional[int] = None,
                  drop: float = 0.0, grid=None, radius=None, **monotone) -> None:
         super().__init__()
-        out_features = out_features or in_features
-        if grid is None:
-            self.fc_in = nn.Linear(in_features, internal_features)
-            self.fc_out = nn.Linear(internal_features, out_features)
-        else:
-            self.fc_in = RelativeLinear(grid, in_features, internal_features, radius=radius)
-            self.fc_out = RelativeLinear(grid, internal_features, out_features, radius=radius)
+        self.fc_in = token_linear(in_features, internal_features, grid, radius)
         self.implicit = MonotoneLayer(internal_features, grid=grid, radius=radius, **monotone)
         self.drop = nn.Dropout(drop)
+        self.fc_out = token_linear(internal_features, out_features or in_features, grid, radius)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc_out(self.drop(self.implicit(self.fc_in(x))))

@@ -38,7 +38,7 @@ from .spectral_norm import REFERENCE_COEFF, SpectralNormLinear
 Grid = Union[int, Sequence[int]]
 
 __all__ = ["resolve_grid", "relative_offsets", "relative_index", "RelativeWeight", "RelativeLinear",
-           "RelativeSpectralNormLinear"]
+           "RelativeSpectralNormLinear", "token_linear"]
 
 
 def resolve_grid(grid: Grid) -> Tuple[int, int]:
@@ -170,3 +170,11 @@ class RelativeSpectralNormLinear(RelativeWeight, SpectralNormLinear):
 
     def extra_repr(self) -> str:
         return f"grid={self.grid}, radius={self.radius}, " + super().extra_repr()
+
+
+def token_linear(in_features: int, out_features: int, grid: Optional[Grid] = None,
+                 radius: Optional[int] = None) -> nn.Module:
+    """A linear map along the tokens: ``nn.Linear``, or :class:`RelativeLinear` over ``grid``."""
+    if grid is None:
+        return nn.Linear(in_features, out_features)
+    return RelativeLinear(grid, in_features, out_features, radius=radius)

@@ -27,7 +27,7 @@ import torch.nn as nn
 
 from .implicit import IMPLICIT_KEYS, IMPLICIT_RECIPE, ImplicitLayer, ImplicitOptions
 from .monotone import MONOTONE_KEYS, MonotoneMLP, MonotoneOptions
-from .relative import Grid, RelativeLinear, resolve_grid
+from .relative import Grid, resolve_grid, token_linear
 from .spectral_norm import make_activation
 
 TOKEN_MIXERS = ("implicit", "mlp", "monotone")
@@ -166,9 +166,8 @@ class MaskedLinear(nn.Linear):
 
 def _linear(in_features: int, out_features: int, mask: Optional[torch.Tensor] = None,
             grid: Optional[Grid] = None, radius: Optional[int] = None) -> nn.Module:
-    if grid is not None:
-        return RelativeLinear(grid, in_features, out_features, radius=radius)
-    return nn.Linear(in_features, out_features) if mask is None else MaskedLinear(in_features, out_features, mask)
+    return token_linear(in_features, out_features, grid, radius) if mask is None else \
+        MaskedLinear(in_features, out_features, mask)
 
 
 class ImplicitMLP(nn.Module):
