@@ -9,7 +9,9 @@ import backbones.pyramid
 from backbones import IMixerPyramid, Mlp, build_backbone, collect_solver_stats
 from backbones.fixed_point import SpectralNormLinear
 from backbones.relative import RelativeSpectralNormLinear
-from backbones.pyramid import ConvDownsample, ConvStem, MixFFN, PatchMerging, window_partition, window_reverse
+from backbones.mixer import LayerNorm
+from backbones.pyramid import (ConvDownsample, ConvStem, MapNorm, MixFFN, PatchMerging, window_partition,
+                               window_reverse)
 
 SMALL = dict(arch=None, embed_dims=8, depths=(2, 2, 2, 2), window_size=3)
 
@@ -103,6 +105,29 @@ def test_designs_the_archs_name():
         IMixerPyramid(**SMALL, layer_scale=-1.0)
 
 
+
+def test_map_norm_is_one_group_groupnorm_and_keeps_contrast():
+    """MapNorm (norm='gn') is GroupNorm(1, C) channels last: statistics over the whole map, so a flat
+    background stays small next to a stroke, where a per-position LayerNorm scales both to unit norm."""
+    norm = MapNorm(8)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5), norm.bias.uniform_(-0.5, 0.5)
+    ref = torch.nn.GroupNorm(1, 8, eps=norm.eps)
+    ref.load_state_dict(norm.state_dict())
+    x = torch.randn(3, 5, 6, 8) * 3 + 1
+    torch.testing.assert_close(norm(x), ref(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
+    canvas = 0.01 * torch.randn(1, 6, 6, 8)
+    canvas[:, 2:4, 2:4] += torch.randn(1, 2, 2, 8)
+    flat, stroke = MapNorm(8)(canvas).norm(dim=-1), LayerNorm(8)(canvas).norm(dim=-1)
+    assert flat[0, 0, 0] < 0.2 * flat[0, 2, 2]
+    assert stroke[0, 0, 0] > 0.5 * stroke[0, 2, 2]
+    model = IMixerPyramid(**SMALL, norm="gn")
+    assert all(isinstance(m, MapNorm) for m in (model.patch_norm, model.stages[1].downsample.norm,
+                                                model.stages[0].blocks[0].norm1, model.norm3))
+    assert type(IMixerPyramid(**SMALL, norm="ln").stages[0].blocks[0].norm2) is torch.nn.LayerNorm
+    with pytest.raises(ValueError, match="norm must be 'ln'"):
+        IMixerPyramid(**SMALL, norm="bn")
+
 @pytest.mark.parametrize("arch", ["tiny", "tiny-v1"])
 @pytest.mark.parametrize("size", [(33, 33), (112, 137)])
 def test_named_archs_any_input_size(arch, size):
@@ -152,10 +177,10 @@ def test_padding_does_not_leak():
     block = model.stages[0].blocks[0]
     x = torch.randn(1, 4, 5, 8)
     big = torch.zeros(1, 6, 6, 8)
-    big[:, :4, :5] = x
     with torch.no_grad():
+        big[:, :4, :5] = block.norm1(x)  # the map's norm sees the real tokens only
         a = block(x, 0)
-        windows, _, geo = window_partition(block.norm1(big), 3, 0)
+        windows, _, geo = window_partition(big, 3, 0)
         mask = torch.zeros(6, 6)
         mask[:4, :5] = 1
         m = mask.view(2, 3, 2, 3).permute(0, 2, 1, 3).reshape(4, 9, 1)
@@ -167,11 +192,12 @@ def test_padding_does_not_leak():
 
 def test_shifted_windows_cross_window_borders():
     """Without the shifted block a token only sees its own window; with it, the neighbour window (the
-    windows alone: 4x4 patches and no depthwise convolution, which reach neighbours by themselves)."""
+    windows alone: 4x4 patches, no depthwise convolution, which reach neighbours by themselves, and a
+    per-position norm: MapNorm's statistics reach every token)."""
 
     def reach(depth):
         model = IMixerPyramid(arch=None, embed_dims=8, depths=(depth, 0, 0, 0), window_size=3, out_indices=(0,),
-                              token_mixer="mlp", drop_path_rate=0.0, stem="patch", mlp_dwconv=False)
+                              token_mixer="mlp", drop_path_rate=0.0, stem="patch", mlp_dwconv=False, norm="ln")
         x = torch.randn(1, 3, 24, 24, requires_grad=True)
         # token (2, 2): last of window (0, 0); random weights (a plain sum of a LayerNorm output is constant)
         (model(x)[0][0, :, 2, 2] * torch.randn(8)).sum().backward()
