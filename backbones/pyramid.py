@@ -21,8 +21,8 @@ hierarchical MetaFormers and dense MLPs use to learn objects that move and chang
 * **Blocks** (:class:`PyramidBlock`), pre-norm,
 
   .. math::
-      x \leftarrow x + \mathrm{WindowTokenMix}(\mathrm{LN}(x)), \qquad
-      x \leftarrow x + \mathrm{ChannelMLP}(\mathrm{LN}(x)),
+      x \leftarrow x + \mathrm{WindowTokenMix}(\mathrm{Norm}(x)), \qquad
+      x \leftarrow x + \mathrm{ChannelMLP}(\mathrm{Norm}(x)),
 
   with ``TokenMix`` the implicit module :math:`W_{out}\sigma((1-G)^{-1} W_{in} x)` of the iMixer
   (``token_mixer='implicit'``) or the plain MLP of the MLP-Mixer (``token_mixer='mlp'``, the
@@ -81,7 +81,7 @@ arch          embed_dims   depths        implicit (default)  ``'mlp'`` twin  ref
 ============  ===========  ============  ==================  ==============  ==========================
 
 The backbone follows mmdet's contract (``mmdet/models/backbones/swin.py``): ``out_indices`` with a
-LayerNorm per output (``norm{i}``), ``frozen_stages`` (re-applied in :meth:`IMixerPyramid.train`),
+norm per output (``norm{i}``), ``frozen_stages`` (re-applied in :meth:`IMixerPyramid.train`),
 ``norm_eval``, ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``, and a tuple of NCHW
 maps from :meth:`IMixerPyramid.forward`. With ``num_classes > 0`` it is an image classifier
 (average-pooled last stage), so :class:`tasks.classification.ImageClassifier` can pretrain it and the
