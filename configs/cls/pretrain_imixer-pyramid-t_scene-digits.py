@@ -3,9 +3,9 @@
 # scene-style digits (configs/_base_/datasets/scene_digits.py), 600 iterations at batch 32 (AdamW, lr 1e-3).
 #     python tools/train.py configs/cls/pretrain_imixer-pyramid-t_scene-digits.py
 # The checkpoint initialises detection / segmentation (the *-clspre configs of configs/det and configs/seg;
-# the grids configs/benchmarks/dense_{pretrain,det,seg}.py run both). LayerNorm: model.backbone.arch=tiny-v3; full window matrices: tiny-v2;
-# the first design: model.backbone.arch=tiny-v1. The twin, ResNet-18 and Swin: pretrain_mlpmixer-pyramid-t_scene-digits.py,
-# pretrain_r18_scene-digits.py, pretrain_swin-t64_scene-digits.py.
+# the grids configs/benchmarks/dense_{pretrain,det,seg}.py run both). Other designs: model.backbone.arch=tiny-v3
+# (LayerNorm), tiny-v2 (LayerNorm, full window matrices), tiny-v1 (the first design). The twin, ResNet-18 and
+# Swin: pretrain_mlpmixer-pyramid-t_scene-digits.py, pretrain_r18_scene-digits.py, pretrain_swin-t64_scene-digits.py.
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/scene_digits.py', '../_base_/schedules/adamw_600i.py']
 custom_imports = dict(imports=['backbones', 'tasks.common', 'tasks.classification', 'mmdet.models'],
                       allow_failed_imports=False)
