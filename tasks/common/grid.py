@@ -400,7 +400,7 @@ def summary_md(meta: dict, rows: Sequence[dict]) -> str:
             cells_.append(fmt_mean_std(*mean_std(v), len(v)))
         lines.append(f"| {run['name']} | {run['role']} | " + " | ".join(cells_) + " |")
     for entry in headline(meta, rows):
-        if entry.get("diff"):
+        if entry.get("diff") and entry["diff"][2] > 0:  # no seed run by both: nothing to compare
             mean, half, n = entry["diff"]
             ci = f" ± {half:.2f}" if n > 1 else " (one seed: no interval)"
             lines.append(f"\niMixer - twin on {entry['dataset']}: {mean:+.2f}{ci} (95 % t-interval, {n} paired seeds)")

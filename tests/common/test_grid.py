@@ -140,3 +140,16 @@ def test_a_checkpoint_placeholder_takes_the_same_dataset(tmp_path):
     mnist = [c for c in cells(Benchmark.fromfile(str(path))) if c.dataset == "mnist"][0]
     with pytest.raises(GridError, match="no finished cell of run 'A', seed 0, dataset 'mnist' in benchmark 'pre2'"):
         mnist.options(store)
+
+
+def test_summary_states_no_difference_without_paired_seeds():
+    """A dataset where the iMixer and its twin share no seed gets no 'iMixer - twin' line (not a nan)."""
+    from tasks.common.grid import summary_md
+
+    meta = dict(title="t", command="c", metric="m", seeds=[0, 1], datasets={"a": {}, "b": {}},
+                runs=[dict(name="i", role="imixer"), dict(name="w", role="twin")])
+    rows = [dict(run=n, dataset=d, seed=s, status="ok", value=v)
+            for n, d, s, v in (("i", "a", 0, 1.0), ("w", "a", 0, 0.5), ("i", "b", 1, 2.0), ("w", "b", 0, 1.0))]
+    text = summary_md(meta, rows)
+    assert "iMixer - twin on a: +0.50 (one seed: no interval)" in text
+    assert "on b:" not in text and "nan" not in text
