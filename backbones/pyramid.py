@@ -46,8 +46,8 @@ hierarchical MetaFormers and dense MLPs use to learn objects that move and chang
   PoolFormer's Modified Layer Normalisation), so a flat, noisy canvas stays small next to the strokes
   of an object. A per-position LayerNorm (``norm='ln'``, the ``*-v2`` / ``*-v3`` archs) scales every
   token to unit norm, background and object alike: pretrained on 5,000 scene digits the pyramid then
-  sits at chance for about 250 of its 600 iterations (86.9 / 62.3 / 71.8 % on seeds 0 / 1 / 2), with
-  MapNorm it leaves chance within 100 (90.7 / 89.8 % on seeds 1 / 2; docs/detection.md). In a detector
+  sits at chance for 150-250 of its 600 iterations (86.9 / 62.3 / 71.8 % on seeds 0 / 1 / 2); with
+  MapNorm its loss falls from iteration ~120 on (91.8 / 90.7 / 89.8 %; docs/detection.md). In a detector
   the statistics include the batch's zero padding, as a BatchNorm's include the other images.
 * **Windows sized to the maps**: ``window_size`` is one ``w`` or one per stage. The default
   ``(7, 7, 4, 2)`` tiles the maps of a 56 px image (14, 7, 4, 2) without padding and keeps several
