@@ -225,7 +225,8 @@ class ConvStem(nn.Module):
     better*, NeurIPS 2021; the overlapping patch embedding of PVTv2).
 
     ``norm='bn'``: BatchNorm, as Xiao et al.'s stem (statistics over the batch and the map, so a flat
-    canvas stays small next to the strokes); ``'ln'``: LayerNorm over each position's channels.
+    canvas stays small next to the strokes); ``'ln'``: LayerNorm over each position's channels; ``'gn'``:
+    :class:`MapNorm` over the whole map.
 
     Shapes:
         ``(B, C_in, H, W) -> (B, dim, ceil(H / 4), ceil(W / 4))`` (NCHW, like the ``4 x 4`` patch stem).
@@ -352,8 +353,7 @@ class WindowStage(nn.Module):
         self.pos_embed = nn.Conv2d(dim, dim, kernel_size=3, padding=1, groups=dim) if pos_embed else None
         self.blocks = nn.ModuleList([
             PyramidBlock(dim, window_size, token_hidden, token_mixer, mlp_ratio, dwconv=dwconv, act=act, drop=drop,
-                         drop_path=drop_path[j], layer_scale=layer_scale, relative=relative,
-                         norm=norm)
+                         drop_path=drop_path[j], layer_scale=layer_scale, relative=relative, norm=norm)
             for j in range(depth)])
         self.grad_checkpointing = False
 

@@ -369,7 +369,8 @@ def fmt_mean_std(mean: float, std: float, n: int) -> str:
 
 
 def headline(meta: dict, rows: Sequence[dict]) -> List[dict]:
-    """Per dataset: the iMixer, its twin and the best baseline (mean, std, n) and the paired difference."""
+    """Per dataset: the iMixer, its twin and the best baseline (mean, std, n) and the paired difference
+    (only where the two share a seed)."""
     out = []
     roles = {r["name"]: r["role"] for r in meta["runs"]}
     sign = 1 if meta.get("higher_is_better", True) else -1
@@ -383,7 +384,9 @@ def headline(meta: dict, rows: Sequence[dict]) -> List[dict]:
                      if roles[n] == "baseline" and v]
         entry["baseline"] = max(baselines, key=lambda b: sign * b[1]) if baselines else None
         if entry["imixer"] and entry["twin"]:
-            entry["diff"] = paired_difference(per_run[entry["imixer"][0]], per_run[entry["twin"][0]])
+            diff = paired_difference(per_run[entry["imixer"][0]], per_run[entry["twin"][0]])
+            if diff[2]:  # no seed run by both: nothing to compare
+                entry["diff"] = diff
         out.append(entry)
     return out
 
@@ -400,7 +403,7 @@ def summary_md(meta: dict, rows: Sequence[dict]) -> str:
             cells_.append(fmt_mean_std(*mean_std(v), len(v)))
         lines.append(f"| {run['name']} | {run['role']} | " + " | ".join(cells_) + " |")
     for entry in headline(meta, rows):
-        if entry.get("diff") and entry["diff"][2] > 0:  # no seed run by both: nothing to compare
+        if entry.get("diff"):
             mean, half, n = entry["diff"]
             ci = f" ± {half:.2f}" if n > 1 else " (one seed: no interval)"
             lines.append(f"\niMixer - twin on {entry['dataset']}: {mean:+.2f}{ci} (95 % t-interval, {n} paired seeds)")

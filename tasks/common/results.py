@@ -30,7 +30,7 @@ def _cell(entry) -> str:
 
 
 def _diff(diff) -> str:
-    if not diff or diff[2] == 0:
+    if not diff:
         return "-"
     mean, half, n = diff
     return f"{mean:+.2f} ± {half:.2f}" if n > 1 else f"{mean:+.2f} (1 seed)"

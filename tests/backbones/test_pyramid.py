@@ -105,7 +105,6 @@ def test_designs_the_archs_name():
         IMixerPyramid(**SMALL, layer_scale=-1.0)
 
 
-
 def test_map_norm_is_one_group_groupnorm_and_keeps_contrast():
     """MapNorm (norm='gn') is GroupNorm(1, C) channels last: statistics over the whole map, so a flat
     background stays small next to a stroke, where a per-position LayerNorm scales both to unit norm."""
@@ -127,6 +126,7 @@ def test_map_norm_is_one_group_groupnorm_and_keeps_contrast():
     assert type(IMixerPyramid(**SMALL, norm="ln").stages[0].blocks[0].norm2) is torch.nn.LayerNorm
     with pytest.raises(ValueError, match="norm must be 'ln'"):
         IMixerPyramid(**SMALL, norm="bn")
+
 
 @pytest.mark.parametrize("arch", ["tiny", "tiny-v1"])
 @pytest.mark.parametrize("size", [(33, 33), (112, 137)])
