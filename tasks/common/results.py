@@ -5,6 +5,9 @@ runs and the config hashes of the current cells) and ``cells.csv``, and writes o
 benchmark and dataset the iMixer, its MLP twin and the best baseline as mean ± std over seeds, the paired
 iMixer - twin difference with its 95 % t-interval, and the command that reruns it. ``tools/benchmark.py
 --results`` writes the page; a test fails when the page and the store disagree.
+
+:func:`solver_table` is the implicit-core view of one grid (docs/deq.md): per run the accuracy, time and
+solver statistics, from the store and the cells' work dirs (``tools/deq_table.py``).
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import json
 from pathlib import Path
 from typing import List
 
-from .grid import fmt_mean_std, headline, read_cells
+from .grid import Benchmark, cells, current_rows, fmt_mean_std, headline, mean_std, read_cells
 
 TASK_ORDER = ("detection", "segmentation", "classification", "text", "lm", "graph", "anomaly", "deq")
 HEADER = """# Results
@@ -71,3 +74,66 @@ def render(store: Path) -> str:
 
 
 __all__ = ["render"]
+
+
+def training_residuals(work_dir: Path) -> List[float]:
+    """The ``solver_residual`` of every logged training window of a cell's run (``*/vis_data/scalars.json``,
+    entries with an ``lr``), in order; empty for a model without a solver."""
+    files = sorted(Path(work_dir).glob("*/vis_data/scalars.json"))
+    if not files:
+        raise FileNotFoundError(f"{work_dir}: no */vis_data/scalars.json; rerun the cell with tools/benchmark.py")
+    out = []
+    for line in files[-1].read_text().splitlines():
+        entry = json.loads(line)
+        if "lr" in entry and "solver_residual" in entry:
+            out.append(float(entry["solver_residual"]))
+    return out
+
+
+def _ms(values: List[float], digits: int) -> str:
+    mean, std = mean_std(values)
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
+
+
+def solver_table(bench: Benchmark, dataset: str, store: Path, tol: float = 1e-3, root: Path = None) -> str:
+    """Markdown table of one dataset of a grid, one row per run (mean ± std over its finished seeds): test
+    metric and training seconds (the store's rows), forward iterations and worst residual (the store's probe
+    means over training), adjoint iterations (``solver.solver_adjoint_iters`` of ``DIR/probe.json`` where the
+    gradient has an adjoint solve), the share of logged training windows whose ``solver_residual`` is above
+    ``tol``, and how many runs end above it (their last logged window). ``root``: where the work dirs are
+    (default: the repository)."""
+    from .fetch import REPO_ROOT
+
+    root = Path(root or REPO_ROOT)
+    if dataset not in bench.datasets:
+        raise ValueError(f"benchmark {bench.name!r} has no dataset {dataset!r}; it has {sorted(bench.datasets)}")
+    rows = {(r["run"], r["seed"]): r for r in current_rows(bench, store) if r["dataset"] == dataset}
+    lines = [f"| setting | seeds | test {bench.metric} | training s | mean iterations (fwd / adjoint) | mean worst "
+             "residual | logged windows above tol | runs ending above tol |", "|---|---|---|---|---|---|---|---|"]
+    for run in bench.runs:
+        done = [(c, rows[(run.name, str(c.seed))]) for c in cells(bench)
+                if c.run.name == run.name and c.dataset == dataset and (run.name, str(c.seed)) in rows]
+        if not done:
+            lines.append(f"| {run.name} | 0 | - | - | - | - | - | - |")
+            continue
+        metric = _ms([float(r["value"]) for _, r in done], 2)
+        secs = _ms([float(r["train_s"]) for _, r in done], 0)
+        if not all(r["solver_iters"] for _, r in done):  # no implicit layer in this run
+            lines.append(f"| {run.name} | {len(done)} | {metric} | {secs} | - | - | - | - |")
+            continue
+        fwd = sum(float(r["solver_iters"]) for _, r in done) / len(done)
+        res = sum(float(r["solver_residual"]) for _, r in done) / len(done)
+        adjoint, windows, ending = [], [], 0
+        for cell, _ in done:
+            work_dir = root / cell.work_dir
+            solver = json.loads((work_dir / "probe.json").read_text()).get("solver") or {}
+            if "solver_adjoint_iters" in solver:
+                adjoint.append(float(solver["solver_adjoint_iters"]))
+            logged = training_residuals(work_dir)
+            windows += [v > tol for v in logged]
+            ending += bool(logged) and logged[-1] > tol
+        iters = f"{fwd:.1f}" + (f" / {sum(adjoint) / len(adjoint):.1f}" if len(adjoint) == len(done) else "")
+        share = f"{100.0 * sum(windows) / len(windows):.0f} %" if windows else "-"
+        lines.append(f"| {run.name} | {len(done)} | {metric} | {secs} | {iters} | {res:.1e} | {share} | "
+                     f"{ending} of {len(done)} |")
+    return "\n".join(lines)

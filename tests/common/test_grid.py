@@ -11,7 +11,7 @@ import pytest
 
 from tasks.common.fetch import REPO_ROOT
 from tasks.common.grid import DEFAULT_STORE, Benchmark, GridError, cells, paired_difference, read_cells, run_grid
-from tasks.common.results import render
+from tasks.common.results import render, solver_table
 
 TINY = textwrap.dedent("""
     benchmark = dict(
@@ -23,6 +23,14 @@ TINY = textwrap.dedent("""
                      'model.backbone.embed_dim': 16, 'model.backbone.num_blocks': 1,
                      'default_hooks.checkpoint.max_keep_ckpts': 1})
 """)
+
+
+def fmt(rows, run):
+    """A run's mean ± std test metric over its rows, as the solver table writes it."""
+    values = [float(r["value"]) for r in rows if r["run"] == run]
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return f"{mean:.2f} ± {std:.2f}"
 
 
 @pytest.fixture
@@ -47,6 +55,11 @@ def test_a_grid_runs_every_cell_through_train_py_and_resumes(tiny, tmp_path):
     assert (rows[0]["solver_iters"] == "2.0") != (rows[0]["role"] == "twin")  # only the iMixer has a solver
     summary = (store / tiny.name / "summary.md").read_text()
     assert "iMixer - twin on default:" in summary and "2 paired seeds" in summary
+    # the implicit-core view: the authors' 2 unrolled steps never reach tol, the twin has no solver
+    table = solver_table(tiny, "default", store).splitlines()
+    imixer, twin = (next(line for line in table if line.startswith(f"| {name} |")) for name in ("iMixer", "twin"))
+    assert imixer.split(" | ")[1:3] == ["2", fmt(rows, "iMixer")] and imixer.endswith("| 100 % | 2 of 2 |")
+    assert twin.endswith("| - | - | - | - |") and twin.split(" | ")[2] == fmt(rows, "twin")
     # a second run finds every cell done; a changed setting makes its cells new
     assert len(read_cells(store / tiny.name / "cells.csv")) == 4
     run_grid(tiny, store, threads=1)
