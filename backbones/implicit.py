@@ -508,6 +508,7 @@ class ImplicitLayer(FixedPointLayer):
         grid: ``w`` or ``(h, w)``: ``dim`` is ``m`` maps of an ``h x w`` token grid, and ``W_a``, ``W_b`` are
             shared over its relative offsets (:mod:`backbones.relative`); ``None``: full matrices.
         radius: with ``grid``, the largest offset a weight spans (``None``: all).
+        causal: with ``grid``, only the past offsets (row-major) have weights, so ``G`` is causal.
         **options: :class:`ImplicitOptions` (defaults: :data:`IMPLICIT_RECIPE`, the authors' unrolled mode).
 
     Attributes:
@@ -522,7 +523,8 @@ class ImplicitLayer(FixedPointLayer):
     convergence_hint = "raise max_iter or lower coeff"
     divergence_hint = "lower coeff, a convergent solver, or check the learning rate"
 
-    def __init__(self, dim: int, device=None, dtype=None, grid=None, radius=None, **options) -> None:
+    def __init__(self, dim: int, device=None, dtype=None, grid=None, radius=None, causal: bool = False,
+                 **options) -> None:
         super().__init__()
         unknown = set(options) - set(IMPLICIT_KEYS)
         if unknown:
@@ -538,8 +540,11 @@ class ImplicitLayer(FixedPointLayer):
         self.recompute = opts.recompute
         factory = dict(device=device, dtype=dtype)
         # with a grid, the weights are shared over its relative offsets (backbones.relative)
+        if causal and grid is None:
+            raise ValueError("ImplicitLayer(causal=True) needs a grid (relative weights that keep the past offsets); "
+                             "full causal matrices are masked by the token mixer (set_mask)")
         linear = SpectralNormLinear if grid is None else functools.partial(RelativeSpectralNormLinear, grid,
-                                                                           radius=radius)
+                                                                           radius=radius, causal=causal)
         self.fc_a = linear(dim, hidden, self.coeff, opts.n_power, **factory)
         self.fc_b = linear(hidden, dim, self.coeff, opts.n_power, **factory)
         self.act = make_activation(self.act_name)

@@ -66,6 +66,9 @@ class MixerBlock(nn.Module):
         act: activation.
         drop: dropout inside the MLPs.
         drop_path: stochastic-depth rate.
+        grid: the tokens form this ``h x w`` grid and the token-mixing weights are shared over its relative
+            offsets (:mod:`backbones.relative`); ``None``: full matrices.
+        radius: with ``grid``, the largest offset a weight spans (``None``: all).
         **implicit: implicit options as keywords (merged into ``token_mixer``).
 
     Shapes:
@@ -75,12 +78,13 @@ class MixerBlock(nn.Module):
 
     def __init__(self, dim: int, num_tokens: int, token_mixer: TokenMixerSpec = "implicit",
                  mlp_ratio: Tuple[float, float] = (0.5, 4.0), act: str = "gelu", drop: float = 0.0,
-                 drop_path: float = 0.0, **implicit) -> None:
+                 drop_path: float = 0.0, grid=None, radius: Optional[int] = None, **implicit) -> None:
         super().__init__()
         tokens_dim, channels_dim = int(mlp_ratio[0] * dim), int(mlp_ratio[1] * dim)
         self.num_tokens = num_tokens
         self.norm1 = LayerNorm(dim)
-        self.mlp_tokens = build_token_mixer(token_mixer, num_tokens, tokens_dim, act=act, drop=drop, **implicit)
+        self.mlp_tokens = build_token_mixer(token_mixer, num_tokens, tokens_dim, act=act, drop=drop, grid=grid,
+                                            radius=radius, **implicit)
         self.drop_path = DropPath(drop_path)
         self.norm2 = LayerNorm(dim)
         self.mlp_channels = build_token_mixer("mlp", dim, channels_dim, act=act, drop=drop)

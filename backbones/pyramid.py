@@ -101,6 +101,7 @@ from mmengine.model import BaseModule
 from .implicit import name_implicit_layers
 from .mixer import DropPath, LayerNorm, init_mixer_weights, named_apply
 from .registry import register_backbone
+from .relative import check_relative_mixing, relative_options
 from .spectral_norm import SpectralNormLinear, checkpoint, make_activation
 from .token_mixers import Mlp, TokenMixerSpec, build_token_mixer, resolve_token_mixer
 
@@ -298,8 +299,7 @@ class PyramidBlock(nn.Module):
         self.window_size = window_size
         self.norm1 = make_norm(norm, dim)
         self.mlp_tokens = build_token_mixer(token_mixer, window_size * window_size, token_hidden, act=act, drop=drop,
-                                            grid=window_size if relative is not False else None,
-                                            radius=None if isinstance(relative, bool) else relative)
+                                            **relative_options(relative, window_size))
         self.drop_path = DropPath(drop_path)
         self.norm2 = make_norm(norm, dim)
         hidden = int(mlp_ratio * dim)
@@ -494,11 +494,7 @@ class IMixerPyramid(BaseModule):
         self.stem, self.downsample = design["stem"], design["downsample"]
         self.mlp_dwconv, self.pos_embed = bool(design["mlp_dwconv"]), bool(design["pos_embed"])
         self.layer_scale = float(design["layer_scale"] or 0.0)
-        rel = design["relative_mixing"]
-        if not (isinstance(rel, bool) or (isinstance(rel, int) and rel >= 0)):
-            raise ValueError(f"relative_mixing must be True (every offset of a window), an int r >= 0 (offsets up to r) "
-                             f"or False (full token-mixing matrices), got {rel!r}")
-        self.relative_mixing = rel
+        self.relative_mixing = check_relative_mixing(design["relative_mixing"])
         self.norm = norm = design["norm"]
         if self.layer_scale < 0:
             raise ValueError(f"layer_scale must be > 0 (the initial LayerScale gain) or False, got {layer_scale}")

@@ -16,6 +16,9 @@ width) is ``m`` such maps, so a weight ``(m_out N) x (m_in N)`` is ``m_out x m_i
 
 ``radius=r`` keeps the offsets with ``max(|dr|, |dc|) <= r`` only: a local ``(2r+1) x (2r+1)`` kernel (the
 table still holds every offset; a fixed mask zeroes the others, whose entries then get no gradient).
+``causal=True`` keeps the offsets of the past in row-major order (``dr > 0``, or ``dr = 0`` and ``dc >= 0``),
+so position ``p`` sees positions ``q <= p`` only: on a ``1 x L`` grid each block is lower-triangular
+Toeplitz, a causal convolution over the sequence (the causal language model's token mixing).
 The implicit mixer's fixed point :math:`(1 - G)^{-1}` of such a local ``G`` still reaches every token
 of the grid (its Neumann series), with an influence that decays with distance.
 
@@ -37,8 +40,25 @@ from .spectral_norm import REFERENCE_COEFF, SpectralNormLinear
 
 Grid = Union[int, Sequence[int]]
 
-__all__ = ["resolve_grid", "relative_offsets", "relative_index", "RelativeWeight", "RelativeLinear",
+__all__ = ["check_relative_mixing", "relative_options", "resolve_grid", "relative_offsets", "relative_index", "RelativeWeight", "RelativeLinear",
            "RelativeSpectralNormLinear", "token_linear"]
+
+
+def check_relative_mixing(value: Union[bool, int]) -> Union[bool, int]:
+    """A backbone's ``relative_mixing`` option, checked: ``True`` (every offset), an int ``r >= 0`` (offsets up
+    to ``r``) or ``False`` (full, position-indexed token-mixing matrices)."""
+    if not (isinstance(value, bool) or (isinstance(value, int) and value >= 0)):
+        raise ValueError(f"relative_mixing must be True (every offset), an int r >= 0 (offsets up to r) or False "
+                         f"(full, position-indexed token-mixing matrices), got {value!r}")
+    return value
+
+
+def relative_options(relative_mixing: Union[bool, int], grid: Grid) -> dict:
+    """The token mixers' ``grid`` / ``radius`` keywords for a ``relative_mixing`` option (checked) over
+    ``grid``; ``{}`` for full matrices."""
+    if check_relative_mixing(relative_mixing) is False:
+        return {}
+    return dict(grid=grid, radius=None if relative_mixing is True else int(relative_mixing))
 
 
 def resolve_grid(grid: Grid) -> Tuple[int, int]:
@@ -74,12 +94,13 @@ class RelativeWeight:
     their ``bias`` is ``(m_out,)``; the monotone layer's ``A`` and ``B`` are tables too.
     """
 
-    def _init_grid(self, grid: Grid, in_features: int, out_features: int, radius: Optional[int] = None) -> None:
+    def _init_grid(self, grid: Grid, in_features: int, out_features: int, radius: Optional[int] = None,
+                   causal: bool = False) -> None:
         h, w = self.grid = resolve_grid(grid)
         if radius is not None and (isinstance(radius, bool) or not isinstance(radius, int) or radius < 0):
             raise ValueError(f"radius must be an int >= 0 (the largest offset a token-mixing weight spans) or None "
                              f"(every offset of the grid), got {radius!r}")
-        self.radius = radius
+        self.radius, self.causal = radius, bool(causal)
         n = self.num_tokens = h * w
         for name, width in (("in_features", in_features), ("out_features", out_features)):
             if width % n:
@@ -89,8 +110,14 @@ class RelativeWeight:
                                  f"matrices: relative_mixing=False)")
         self.m_in, self.m_out = in_features // n, out_features // n
         self.register_buffer("index", relative_index(self.grid), persistent=False)
-        # offsets beyond the radius have no weight: a local (2r+1) x (2r+1) kernel inside the grid
-        local = None if radius is None else (relative_offsets(self.grid).abs().amax(1) <= radius).float()
+        # offsets beyond the radius (and, causal, those of the future) have no weight
+        offsets = relative_offsets(self.grid)
+        keep = torch.ones(len(offsets), dtype=torch.bool)
+        if radius is not None:  # a local (2r+1) x (2r+1) kernel inside the grid
+            keep &= offsets.abs().amax(1) <= radius
+        if causal:  # p - q >= 0 in row-major order: position p sees q <= p
+            keep &= (offsets[:, 0] > 0) | ((offsets[:, 0] == 0) & (offsets[:, 1] >= 0))
+        local = None if bool(keep.all()) else keep.float()
         self.register_buffer("local", local, persistent=False)
 
     def _table_shape(self) -> Tuple[int, int, int]:
@@ -129,10 +156,10 @@ class RelativeLinear(RelativeWeight, nn.Module):
     """
 
     def __init__(self, grid: Grid, in_features: int, out_features: int, bias: bool = True,
-                 radius: Optional[int] = None) -> None:
+                 radius: Optional[int] = None, causal: bool = False) -> None:
         nn.Module.__init__(self)
         self.in_features, self.out_features = in_features, out_features
-        self._init_grid(grid, in_features, out_features, radius)
+        self._init_grid(grid, in_features, out_features, radius, causal)
         self.weight = nn.Parameter(torch.empty(self._table_shape()))
         self.bias = nn.Parameter(torch.empty(self.m_out)) if bias else None
         self.reset_parameters()
@@ -144,7 +171,7 @@ class RelativeLinear(RelativeWeight, nn.Module):
         return F.linear(x, self.expand(self.weight), self.effective_bias())
 
     def extra_repr(self) -> str:
-        return (f"grid={self.grid}, radius={self.radius}, in_features={self.in_features}, "
+        return (f"grid={self.grid}, radius={self.radius}, causal={self.causal}, in_features={self.in_features}, "
                 f"out_features={self.out_features}")
 
 
@@ -153,9 +180,10 @@ class RelativeSpectralNormLinear(RelativeWeight, SpectralNormLinear):
     the power iteration and the cap act on the materialised matrix."""
 
     def __init__(self, grid: Grid, in_features: int, out_features: int, coeff: float = REFERENCE_COEFF,
-                 n_power: int = 8, bias: bool = True, device=None, dtype=None, radius: Optional[int] = None) -> None:
+                 n_power: int = 8, bias: bool = True, device=None, dtype=None, radius: Optional[int] = None,
+                 causal: bool = False) -> None:
         nn.Module.__init__(self)
-        self._init_grid(grid, in_features, out_features, radius)
+        self._init_grid(grid, in_features, out_features, radius, causal)
         factory = dict(device=device, dtype=dtype)
         self._init_layer(in_features, out_features, coeff, n_power,
                          nn.Parameter(torch.empty(self._table_shape(), **factory)),
@@ -169,12 +197,15 @@ class RelativeSpectralNormLinear(RelativeWeight, SpectralNormLinear):
         self.refresh(100)
 
     def extra_repr(self) -> str:
-        return f"grid={self.grid}, radius={self.radius}, " + super().extra_repr()
+        return f"grid={self.grid}, radius={self.radius}, causal={self.causal}, " + super().extra_repr()
 
 
 def token_linear(in_features: int, out_features: int, grid: Optional[Grid] = None,
-                 radius: Optional[int] = None) -> nn.Module:
-    """A linear map along the tokens: ``nn.Linear``, or :class:`RelativeLinear` over ``grid``."""
+                 radius: Optional[int] = None, causal: bool = False) -> nn.Module:
+    """A linear map along the tokens: ``nn.Linear``, or :class:`RelativeLinear` over ``grid`` (``causal``:
+    the past offsets only)."""
     if grid is None:
+        if causal:
+            raise ValueError("token_linear: causal=True needs a grid here; full causal matrices are MaskedLinear")
         return nn.Linear(in_features, out_features)
-    return RelativeLinear(grid, in_features, out_features, radius=radius)
+    return RelativeLinear(grid, in_features, out_features, radius=radius, causal=causal)

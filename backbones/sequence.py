@@ -6,7 +6,7 @@ every token-mixing step, so neither their content nor their number changes the r
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -14,6 +14,7 @@ import torch.nn as nn
 from .implicit import name_implicit_layers
 from .mixer import LayerNorm, MixerBlock, init_mixer_weights, named_apply
 from .registry import register_backbone
+from .relative import relative_options
 from .token_mixers import TokenMixerSpec, resolve_token_mixer
 
 
@@ -31,6 +32,12 @@ class IMixerSequence(nn.Module):
         act: activation.
         drop_rate: dropout in the MLPs.
         drop_path_rate: stochastic depth.
+        relative_mixing: share every token-mixing weight over the offsets between positions (Toeplitz
+            matrices over the ``1 x seq_len`` grid, :mod:`backbones.relative`): ``True`` every offset, an int
+            ``r`` offsets up to ``r``; ``False`` (default) position-indexed matrices, the Mixer's. With
+            ``causal=True`` in the token mixer only the past offsets have weights (a causal convolution
+            that the implicit fixed point spreads further back). Needs token-mixing widths that are whole
+            multiples of ``seq_len`` (``mlp_ratio[0] * embed_dim``, and the implicit ``h_ratio``).
         **implicit: implicit options as keywords (``n_iter``, ``solver``, ...), merged into ``token_mixer``;
             default :data:`~backbones.implicit.IMPLICIT_RECIPE`.
 
@@ -42,16 +49,19 @@ class IMixerSequence(nn.Module):
 
     def __init__(self, seq_len: int, embed_dim: int = 256, num_blocks: int = 4,
                  mlp_ratio: Tuple[float, float] = (0.5, 4.0), token_mixer: TokenMixerSpec = "implicit",
-                 act: str = "gelu", drop_rate: float = 0.0, drop_path_rate: float = 0.0, **implicit) -> None:
+                 act: str = "gelu", drop_rate: float = 0.0, drop_path_rate: float = 0.0,
+                 relative_mixing: Union[bool, int] = False, **implicit) -> None:
         super().__init__()
         spec = resolve_token_mixer(token_mixer, **implicit)
         if seq_len < 1:
             raise ValueError(f"seq_len must be >= 1, got {seq_len}")
+        rel = relative_options(relative_mixing, (1, seq_len))
+        self.relative_mixing = relative_mixing
         self.seq_len, self.embed_dim, self.num_features = seq_len, embed_dim, embed_dim
         self.token_mixer, self.token_mixer_cfg = spec["type"], spec
         dpr = torch.linspace(0, drop_path_rate, num_blocks).tolist() if num_blocks else []
         self.blocks = nn.ModuleList([
-            MixerBlock(embed_dim, seq_len, spec, mlp_ratio, act=act, drop=drop_rate, drop_path=dpr[i])
+            MixerBlock(embed_dim, seq_len, spec, mlp_ratio, act=act, drop=drop_rate, drop_path=dpr[i], **rel)
             for i in range(num_blocks)])
         self.norm = LayerNorm(embed_dim)
         named_apply(init_mixer_weights, self)

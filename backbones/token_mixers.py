@@ -119,9 +119,6 @@ def build_token_mixer(token_mixer: TokenMixerSpec, num_tokens: int, hidden: int,
         h, w = resolve_grid(grid)
         if h * w != num_tokens:
             raise ValueError(f"a {h}x{w} token grid has {h * w} tokens, the token mixer {num_tokens}")
-        if causal:
-            raise ValueError("relative-offset token mixing takes a token mixer without causal=True (a causal order "
-                             "and a 2-D grid of offsets do not combine)")
     if kind == "implicit":
         spec.setdefault("act", act)
         return ImplicitMLP(num_tokens, hidden, drop=drop, causal=causal, grid=grid, radius=radius, **spec)
@@ -165,8 +162,8 @@ class MaskedLinear(nn.Linear):
 
 
 def _linear(in_features: int, out_features: int, mask: Optional[torch.Tensor] = None,
-            grid: Optional[Grid] = None, radius: Optional[int] = None) -> nn.Module:
-    return token_linear(in_features, out_features, grid, radius) if mask is None else \
+            grid: Optional[Grid] = None, radius: Optional[int] = None, causal: bool = False) -> nn.Module:
+    return token_linear(in_features, out_features, grid, radius, causal) if mask is None else \
         MaskedLinear(in_features, out_features, mask)
 
 
@@ -181,7 +178,8 @@ class ImplicitMLP(nn.Module):
         drop: dropout after the final activation.
         causal: mask ``W_in``, ``W_a``, ``W_b`` and ``W_out`` with :func:`causal_masks` (the spectral norm
             is taken of the masked ``W_a``, ``W_b``, so ``Lip(G)`` keeps its bound); needs
-            ``out_features == in_features``.
+            ``out_features == in_features``. With ``grid``, the relative weights keep the past offsets
+            instead (lower-triangular Toeplitz blocks on a ``1 x N`` grid).
         grid: share ``W_in``, ``W_a``, ``W_b`` and ``W_out`` over the relative offsets of an ``h x w``
             token grid (:mod:`backbones.relative`); the widths must be multiples of ``h w``.
         radius: with ``grid``, the largest offset a weight spans (``None``: all).
@@ -201,15 +199,18 @@ class ImplicitMLP(nn.Module):
                              f"equal in_features={in_features} (or be left unset)")
         self.causal = causal
         hidden = int(internal_features * ImplicitOptions(**implicit).h_ratio)  # ImplicitLayer's hidden width
-        masks = causal_masks(in_features, internal_features, hidden, internal_features) if causal else [None] * 4
-        self.fc_in = _linear(in_features, internal_features, masks[0], grid, radius)
-        self.implicit = ImplicitLayer(internal_features, grid=grid, radius=radius, **implicit)
-        if causal:
+        # causal: full matrices get MADE masks; relative ones keep the past offsets (backbones.relative)
+        masked = causal and grid is None
+        masks = causal_masks(in_features, internal_features, hidden, internal_features) if masked else [None] * 4
+        self.fc_in = _linear(in_features, internal_features, masks[0], grid, radius, causal)
+        self.implicit = ImplicitLayer(internal_features, grid=grid, radius=radius, causal=causal and grid is not None,
+                                      **implicit)
+        if masked:
             self.implicit.fc_a.set_mask(masks[1])
             self.implicit.fc_b.set_mask(masks[2])
         self.act = make_activation(self.implicit.act_name)
         self.drop = nn.Dropout(drop)
-        self.fc_out = _linear(internal_features, out_features or in_features, masks[3], grid, radius)
+        self.fc_out = _linear(internal_features, out_features or in_features, masks[3], grid, radius, causal)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc_out(self.drop(self.act(self.implicit(self.fc_in(x)))))
@@ -231,11 +232,11 @@ class Mlp(nn.Module):
         if causal and (out_features or in_features) != in_features:
             raise ValueError(f"a causal token mixer maps the tokens to themselves: out_features={out_features} must "
                              f"equal in_features={in_features} (or be left unset)")
-        masks = causal_masks(in_features, hidden_features) if causal else [None, None]
-        self.fc1 = _linear(in_features, hidden_features, masks[0], grid, radius)
+        masks = causal_masks(in_features, hidden_features) if causal and grid is None else [None, None]
+        self.fc1 = _linear(in_features, hidden_features, masks[0], grid, radius, causal)
         self.act = make_activation(act)
         self.drop1 = nn.Dropout(drop)
-        self.fc2 = _linear(hidden_features, out_features or in_features, masks[1], grid, radius)
+        self.fc2 = _linear(hidden_features, out_features or in_features, masks[1], grid, radius, causal)
         self.drop2 = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

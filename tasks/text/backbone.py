@@ -16,6 +16,7 @@ from typing import List, Optional, Union
 from transformers.dynamic_module_utils import get_imports, get_relative_imports
 
 from backbones.implicit import IMPLICIT_KEYS
+from backbones.relative import check_relative_mixing
 from backbones.sequence import IMixerSequence
 from backbones.spectral_norm import ACTIVATIONS, SpectralNormLinear
 from backbones.token_mixers import resolve_token_mixer
@@ -88,5 +89,5 @@ def write_model_code(folder: Union[str, Path]) -> List[Path]:
     return written
 
 
-__all__ = ["IMPLICIT_KEYS", "IMixerSequence", "ACTIVATIONS", "SpectralNormLinear", "resolve_token_mixer",
-           "write_model_code"]
+__all__ = ["IMPLICIT_KEYS", "IMixerSequence", "ACTIVATIONS", "SpectralNormLinear", "check_relative_mixing",
+           "resolve_token_mixer", "write_model_code"]

@@ -29,7 +29,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from transformers import PretrainedConfig
 
-from .backbone import ACTIVATIONS, IMPLICIT_KEYS, resolve_token_mixer, write_model_code
+from .backbone import ACTIVATIONS, IMPLICIT_KEYS, check_relative_mixing, resolve_token_mixer, write_model_code
 
 #: the Auto classes a saved folder maps to its own code (``config.json``'s ``auto_map``)
 AUTO_MAP = {"AutoConfig": "configuration_imixer.IMixerConfig",
@@ -58,6 +58,11 @@ class IMixerConfig(PretrainedConfig):
             ``dict(type='implicit', **options)`` with options of the implicit layer (``h_ratio``,
             ``n_iter``, ``coeff``, ``solver``, ``grad``, ``tol``, ...). Stored normalised,
             ``{'type': ..., **the options given}``; the rest are the authors' recipe.
+        relative_mixing: share every token-mixing weight over the offsets between positions (Toeplitz
+            matrices: ``True`` every offset, an int ``r`` offsets up to ``r``); ``False`` (default)
+            position-indexed matrices, the Mixer's. With a causal token mixer, only the past offsets
+            (:class:`~backbones.sequence.IMixerSequence`). Needs ``mlp_ratio[0] * hidden_size`` (and the
+            implicit hidden width) to be whole multiples of ``max_position_embeddings``.
         hidden_act: activation of the MLPs (and of ``G`` unless ``token_mixer`` sets ``act``).
         hidden_dropout_prob: dropout inside the MLPs and after the embeddings.
         drop_path_rate: stochastic depth, linearly increasing over the blocks up to this rate.
@@ -83,6 +88,7 @@ class IMixerConfig(PretrainedConfig):
     num_hidden_layers: int = 2
     mlp_ratio: Any = (0.5, 4.0)
     token_mixer: Any = "implicit"
+    relative_mixing: Any = False
     hidden_act: str = "gelu"
     hidden_dropout_prob: float = 0.0
     drop_path_rate: float = 0.0
@@ -97,6 +103,7 @@ class IMixerConfig(PretrainedConfig):
             raise ValueError(f"mlp_ratio must be (tokens, channels), got {self.mlp_ratio}")
         if self.hidden_act not in ACTIVATIONS:
             raise ValueError(f"hidden_act must be one of {sorted(ACTIVATIONS)}, got {self.hidden_act!r}")
+        check_relative_mixing(self.relative_mixing)
         legacy = {k: kwargs.pop(k) for k in IMPLICIT_KEYS if k in kwargs}
         self.token_mixer = self._resolve_mixer(self.token_mixer, legacy)
         for name in ("vocab_size", "max_position_embeddings", "hidden_size", "num_hidden_layers", "embedding_size"):

@@ -124,7 +124,7 @@ class IMixerModel(IMixerPreTrainedModel):
             seq_len=config.max_position_embeddings, embed_dim=config.hidden_size,
             num_blocks=config.num_hidden_layers, mlp_ratio=tuple(config.mlp_ratio),
             token_mixer=config.token_mixer, act=config.hidden_act, drop_rate=config.hidden_dropout_prob,
-            drop_path_rate=config.drop_path_rate)
+            drop_path_rate=config.drop_path_rate, relative_mixing=config.relative_mixing)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:

@@ -75,8 +75,17 @@ def test_bad_relative_requests_are_refused():
         build_token_mixer("implicit", 9, 12, grid=3)
     with pytest.raises(ValueError, match="3x3 token grid has 9 tokens"):
         build_token_mixer("mlp", 16, 16, grid=3)
-    with pytest.raises(ValueError, match="causal"):
-        build_token_mixer(dict(type="implicit", causal=True), 9, 9, grid=3)
+
+
+def test_a_causal_relative_mixer_on_a_grid_is_causal_in_row_major_order():
+    torch.manual_seed(0)
+    mixer = build_token_mixer(dict(type="implicit", causal=True), 9, 9, grid=3).double().eval()
+    x = torch.randn(2, 4, 9, dtype=torch.double)
+    changed = x.clone()
+    changed[..., 5:] = torch.randn(2, 4, 4, dtype=torch.double)
+    with torch.no_grad():
+        a, b = mixer(x), mixer(changed)
+    assert torch.equal(a[..., :5], b[..., :5]) and (a[..., 5:] - b[..., 5:]).abs().max() > 1e-3
 
 
 @pytest.mark.parametrize("token_mixer", ["implicit", "mlp"])
