@@ -164,10 +164,11 @@ def test_quick_and_data_options(tmp_path):
     unseen = mod.build_suite(mod.parse_args(["configs/anomaly/suite_images.py"]))
     assert {d["name"] for d in unseen.datasets} == {"animal_shapes"} and unseen.selection is None
     assert not {d["name"] for d in unseen.datasets} & {d["name"] for d in image.datasets}
-    sel.selection = dict(candidates=["imixer_t16_r2_i150", "nope"])
+    sel.selection = dict(candidates=["imixer_b64_i100_refine1", "nope"])
     with pytest.raises(ValueError, match="unknown"):
         sel.validate()
-    sel.selection = dict(candidates=["imixer_t16_r2_i150", "imixer_t32_r2_i150"], compare=["imixer_t32_r2_i150"])
+    sel.selection = dict(candidates=["imixer_b64_i100_refine1", "imixer_b64_i100_refine1_lr2e3"],
+                         compare=["imixer_b64_i100_refine1_lr2e3"])
     with pytest.raises(ValueError, match="non-candidate"):
         sel.validate()
 
