@@ -40,8 +40,8 @@ from .spectral_norm import REFERENCE_COEFF, SpectralNormLinear
 
 Grid = Union[int, Sequence[int]]
 
-__all__ = ["check_relative_mixing", "relative_options", "resolve_grid", "relative_offsets", "relative_index", "RelativeWeight", "RelativeLinear",
-           "RelativeSpectralNormLinear", "token_linear"]
+__all__ = ["check_relative_mixing", "relative_options", "resolve_grid", "relative_offsets", "relative_index",
+           "RelativeWeight", "RelativeLinear", "RelativeSpectralNormLinear", "token_linear"]
 
 
 def check_relative_mixing(value: Union[bool, int]) -> Union[bool, int]:
