@@ -361,11 +361,11 @@ def _by_seed(rows: Sequence[dict], run: str, dataset: str) -> Dict[int, float]:
             if r["run"] == run and r["dataset"] == dataset and r["status"] == "ok"}
 
 
-def fmt_mean_std(mean: float, std: float, n: int) -> str:
-    """``mean ± std`` over ``n`` seeds (the mean alone for one, ``-`` for none)."""
+def fmt_mean_std(mean: float, std: float, n: int, digits: int = 2) -> str:
+    """``mean ± std`` over ``n`` seeds with ``digits`` decimals (the mean alone for one, ``-`` for none)."""
     if n == 0 or math.isnan(mean):
         return "-"
-    return f"{mean:.2f} ± {std:.2f}" if n > 1 else f"{mean:.2f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
 
 
 def headline(meta: dict, rows: Sequence[dict]) -> List[dict]:

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import List
 
-from .grid import Benchmark, cells, current_rows, fmt_mean_std, headline, mean_std, read_cells
+from .grid import REPO_ROOT, Benchmark, cells, current_rows, fmt_mean_std, headline, mean_std, read_cells
 
 TASK_ORDER = ("detection", "segmentation", "classification", "text", "lm", "graph", "anomaly", "deq")
 HEADER = """# Results
@@ -91,8 +91,7 @@ def training_residuals(work_dir: Path) -> List[float]:
 
 
 def _ms(values: List[float], digits: int) -> str:
-    mean, std = mean_std(values)
-    return f"{mean:.{digits}f} ± {std:.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
+    return fmt_mean_std(*mean_std(values), len(values), digits)
 
 
 def solver_table(bench: Benchmark, dataset: str, store: Path, tol: float = 1e-3, root: Path = None) -> str:
@@ -102,17 +101,16 @@ def solver_table(bench: Benchmark, dataset: str, store: Path, tol: float = 1e-3,
     gradient has an adjoint solve), the share of logged training windows whose ``solver_residual`` is above
     ``tol``, and how many runs end above it (their last logged window). ``root``: where the work dirs are
     (default: the repository)."""
-    from .fetch import REPO_ROOT
-
     root = Path(root or REPO_ROOT)
     if dataset not in bench.datasets:
         raise ValueError(f"benchmark {bench.name!r} has no dataset {dataset!r}; it has {sorted(bench.datasets)}")
     rows = {(r["run"], r["seed"]): r for r in current_rows(bench, store) if r["dataset"] == dataset}
+    grid_cells = [c for c in cells(bench) if c.dataset == dataset]
     lines = [f"| setting | seeds | test {bench.metric} | training s | mean iterations (fwd / adjoint) | mean worst "
              "residual | logged windows above tol | runs ending above tol |", "|---|---|---|---|---|---|---|---|"]
     for run in bench.runs:
-        done = [(c, rows[(run.name, str(c.seed))]) for c in cells(bench)
-                if c.run.name == run.name and c.dataset == dataset and (run.name, str(c.seed)) in rows]
+        done = [(c, rows[(run.name, str(c.seed))]) for c in grid_cells
+                if c.run.name == run.name and (run.name, str(c.seed)) in rows]
         if not done:
             lines.append(f"| {run.name} | 0 | - | - | - | - | - | - |")
             continue
