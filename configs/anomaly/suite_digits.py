@@ -4,8 +4,8 @@
 #   python tools/benchmark_anomaly.py configs/anomaly/suite_digits.py
 datasets = [dict(type='image', name='digits', normal_class=c, contamination=0.1) for c in range(10)]
 detectors = dict(
-    imixer_image=dict(type='IMixerImageDetector', token_mixer='implicit', patch_size=2),
-    mlpmixer_image=dict(type='IMixerImageDetector', token_mixer='mlp', patch_size=2),
+    imixer_image=dict(type='IMixerImageDetector', token_mixer='implicit'),
+    mlpmixer_image=dict(type='IMixerImageDetector', token_mixer='mlp'),
     iforest=dict(type='IForestDetector'),
     ocsvm=dict(type='OCSVMDetector', gamma='scale'),
     knn=dict(type='KNNDetector'),

@@ -3,8 +3,8 @@
 #   python tools/benchmark_anomaly.py configs/anomaly/suite_mnist.py [--device cuda]
 datasets = [dict(type='image', name='mnist', normal_class=c, contamination=0.1, max_normal=1000) for c in range(10)]
 detectors = dict(
-    imixer_image=dict(type='IMixerImageDetector', token_mixer='implicit', patch_size=4),
-    mlpmixer_image=dict(type='IMixerImageDetector', token_mixer='mlp', patch_size=4),
+    imixer_image=dict(type='IMixerImageDetector', token_mixer='implicit'),
+    mlpmixer_image=dict(type='IMixerImageDetector', token_mixer='mlp'),
     iforest=dict(type='IForestDetector'),
     knn=dict(type='KNNDetector'),
 )

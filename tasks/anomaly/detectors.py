@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections import OrderedDict
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -306,10 +306,11 @@ class IMixerImageDetector(_RunnerDetector):
     divided by its median training error) and each ``m`` the median of that term over the training images,
     so every term is in units of a typical training image's.
 
-    The defaults (100 training steps, flattened last-block tokens, ``k = 5``, ``pixel_weight=0.5``, no
-    reconstruction term) were chosen leave-one-source-out over digits, MNIST and Fashion-MNIST
-    (``configs/anomaly/select_image.py``); the feature k-NN alone (``pixel_weight=0``) was the previous
-    default. ``docs/anomaly.md`` has the per-source results and where a raw-pixel baseline stays ahead.
+    The defaults (patches for at most 16 tokens, 100 training steps, flattened last-block tokens, ``k`` 3 %
+    of the training images, ``pixel_weight=0.5``, no reconstruction term) were chosen leave-one-source-out
+    over digits, MNIST and Fashion-MNIST among 15 settings (``configs/anomaly/select_image.py``); the
+    previous default had 49 tokens and ``k = 5``. ``docs/anomaly.md`` has the per-source results and where a
+    raw-pixel baseline stays ahead.
 
     Args:
         image_shape: ``(C, H, W)`` of the flattened rows (``None``: square, one channel).
@@ -319,7 +320,9 @@ class IMixerImageDetector(_RunnerDetector):
         token_mixer: ``'implicit'``, ``'mlp'`` or a dict spec, as in :class:`IMixerTabularDetector`.
         embed_dim, num_blocks, mask_ratio, implicit, epochs, min_iters, max_iters, batch_size, lr,
             weight_decay: as in :class:`IMixerTabularDetector`.
-        n_neighbors: ``k`` of the k-NN distance.
+        n_neighbors: ``k`` of the k-NN distance: an int, or a float in ``(0, 1)``, a fraction of the training
+            images (rounded down, at least 1; ``n_neighbors_`` holds the ``k`` used). A fraction keeps
+            ``k`` above the size of a small cluster of contaminating images as the training set grows.
         pool: ``'flatten'`` (all tokens, concatenated) or ``'mean'`` (their average).
         feature_layer: blocks the features have passed (``0``: the patch embeddings before mixing;
             ``None``: the backbone's output, after its final norm); self-supervised model only.
@@ -339,10 +342,10 @@ class IMixerImageDetector(_RunnerDetector):
     min_samples = 6
 
     def __init__(self, image_shape: Optional[Sequence[int]] = None, patch_size: Optional[int] = None,
-                 max_patches: int = 49, token_mixer: TokenMixerSpec = "implicit", embed_dim: int = 32,
+                 max_patches: int = 16, token_mixer: TokenMixerSpec = "implicit", embed_dim: int = 32,
                  num_blocks: int = 2, mask_ratio: float = 0.5, implicit: Optional[dict] = None,
                  epochs: float = 30.0, min_iters: int = 100, max_iters: int = 100, batch_size: int = 128,
-                 lr: float = 2e-3, weight_decay: float = 1e-4, n_neighbors: int = 5, pool: str = "flatten",
+                 lr: float = 2e-3, weight_decay: float = 1e-4, n_neighbors: Union[int, float] = 0.03, pool: str = "flatten",
                  feature_layer: Optional[int] = None, standardize_features: bool = False,
                  pixel_weight: float = 0.5, recon_weight: float = 0.0, reuse_training: bool = False, backbone: Optional[dict] = None,
                  checkpoint: Optional[str] = None, device: str = "auto", random_state: Optional[int] = None,
@@ -362,9 +365,11 @@ class IMixerImageDetector(_RunnerDetector):
         super()._check_params()
         if self.pool not in ("flatten", "mean"):
             raise ValueError(f"pool must be 'flatten' or 'mean', got {self.pool!r}")
-        if isinstance(self.n_neighbors, bool) or not (isinstance(self.n_neighbors, (int, np.integer))
-                                                      and self.n_neighbors >= 1):
-            raise ValueError(f"n_neighbors must be an int >= 1, got {self.n_neighbors!r}")
+        k = self.n_neighbors
+        if isinstance(k, bool) or not ((isinstance(k, (int, np.integer)) and k >= 1)
+                                       or (isinstance(k, (float, np.floating)) and 0.0 < k < 1.0)):
+            raise ValueError(f"n_neighbors must be an int >= 1 (k itself) or a float in (0, 1) (k as a fraction "
+                             f"of the training images), got {k!r}")
         if not (isinstance(self.max_patches, (int, np.integer)) and self.max_patches >= 1):
             raise ValueError(f"max_patches must be an int >= 1, got {self.max_patches!r}")
         if isinstance(self.pixel_weight, bool) or not (isinstance(self.pixel_weight, numbers.Real)
@@ -391,7 +396,16 @@ class IMixerImageDetector(_RunnerDetector):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def _min_samples(self) -> int:
+        if isinstance(self.n_neighbors, (float, np.floating)):
+            return self.min_samples
         return max(self.min_samples, int(self.n_neighbors) + 1)
+
+    def _k(self, n_train: int) -> int:
+        """``k`` for ``n_train`` training images: ``n_neighbors`` itself, or a fraction of them rounded
+        down (at least 1, so always below ``n_train``)."""
+        if isinstance(self.n_neighbors, (float, np.floating)):
+            return max(1, int(self.n_neighbors * n_train))
+        return int(self.n_neighbors)
 
     def _shape(self, n_features: int) -> Tuple[int, int, int]:
         shape = tuple(int(s) for s in self.image_shape) if self.image_shape is not None else _square_shape(n_features)
@@ -427,6 +441,7 @@ class IMixerImageDetector(_RunnerDetector):
             c, h, w = self.shape_
             self.patch_ = self._patch(h, w)
             self.model_, self.n_iter_ = self._train(self._tokens((X - self.mean_) / self.scale_), seed)
+        self.n_neighbors_ = self._k(len(X))
         self.train_scores_ = self._ensemble(X, fit=True)
 
     def _weights(self) -> Tuple[float, float, float]:
@@ -439,7 +454,7 @@ class IMixerImageDetector(_RunnerDetector):
         images: the k-NN indices and each term's unit ``m`` are set from them (a row leaves itself out)."""
         from sklearn.neighbors import NearestNeighbors
 
-        k = int(self.n_neighbors)
+        k = self.n_neighbors_
         wf, wp, wr = self._weights()
         terms = []
         if wf > 0:

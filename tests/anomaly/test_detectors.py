@@ -159,9 +159,18 @@ def test_image_detector_ensemble_and_shared_training():
     again = IMixerImageDetector(**small, reuse_training=True, pixel_weight=0.4, recon_weight=0.2).fit(X)
     assert again.model_ is first.model_  # trained once, shared by the scoring variants
     np.testing.assert_allclose(again.score_samples(d.X[100:]), plain.score_samples(d.X[100:]), rtol=1e-6)
+    # k as a fraction of the training images, rounded down: 0.079 of 100 is k = 7, the default 0.03 k = 3
+    frac = IMixerImageDetector(**small, reuse_training=True, n_neighbors=0.079).fit(X)
+    seven = IMixerImageDetector(**small, reuse_training=True, n_neighbors=7).fit(X)
+    assert (frac.n_neighbors_, seven.n_neighbors_, first.n_neighbors_) == (7, 7, 3)
+    np.testing.assert_allclose(frac.score_samples(d.X[100:]), seven.score_samples(d.X[100:]), rtol=1e-6)
+    assert not np.allclose(frac.score_samples(d.X[100:]), first.score_samples(d.X[100:]))
     # each term is in units of its median training value: the ensemble of the training rows is ~1 there
     assert abs(np.median(plain._threshold_scores(X)) - 1.0) < 0.2
-    assert abs(plain.predict(X).mean() - 0.1) < 0.03
+    # the threshold flags the contamination share of the training images (scored leaving themselves out)
+    assert abs((plain._threshold_scores(X) > plain.threshold_).mean() - 0.1) < 0.02
+    Z = d.X[100:]
+    np.testing.assert_array_equal(plain.predict(Z), (plain.score_samples(Z) > plain.threshold_).astype(int))
     # feature_layer=0: the patch embeddings before any mixing
     import torch
 
@@ -171,7 +180,8 @@ def test_image_detector_ensemble_and_shared_training():
         expected = tok @ m.value_weight[0] + m.value_bias + m.token_embed
         np.testing.assert_allclose(m.features(tok, layer=0).numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
     for bad, match in [(dict(pixel_weight=1.0), "KNNDetector"), (dict(pixel_weight=0.5, recon_weight=0.6), "recon_weight"),
-                       (dict(feature_layer=2), "num_blocks"), (dict(pool="max"), "pool"), (dict(n_neighbors=0), "n_neighbors")]:
+                       (dict(feature_layer=2), "num_blocks"), (dict(pool="max"), "pool"), (dict(n_neighbors=0), "n_neighbors"),
+                       (dict(n_neighbors=1.0), "fraction"), (dict(n_neighbors=True), "n_neighbors")]:
         with pytest.raises(ValueError, match=match):
             IMixerImageDetector(**dict(small, **bad)).fit(X)
 
