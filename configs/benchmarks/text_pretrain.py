@@ -17,5 +17,10 @@ benchmark = dict(
     runs=[
         dict(name='iMixer from the GCIDE masked LM', role='imixer', config=_cfg),
         dict(name='iMixer from scratch', role='baseline', config=_cfg, cfg_options={'model.init_cfg': None}),
+        # a 3x longer masked LM:  python tools/train.py configs/text/mlm_imixer_gcide.py
+        #     --work-dir work_dirs/mlm_imixer_gcide_3k --cfg-options train_cfg.max_iters=3000 train_cfg.val_interval=500
+        dict(name='iMixer from the GCIDE masked LM, 3,000 iterations', role='baseline', config=_cfg, cfg_options={
+            'tokenizer': 'work_dirs/mlm_imixer_gcide_3k/hf_export',
+            'model.init_cfg.checkpoint': 'work_dirs/mlm_imixer_gcide_3k/best_lm_perplexity_iter_3000.pth'}),
     ],
 )
