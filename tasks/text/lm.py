@@ -26,6 +26,8 @@ from backbones.registry import METRICS, MODELS
 from tasks.common.runner import FUNCTIONS
 
 from .lm_data import OBJECTIVES, default_lm_tokenizer_dir
+from .modeling_imixer import IMixerForMaskedLM
+from .tokenization import set_word_embeddings
 
 #: the model_type's name for the fixed token count (the config's max_length) and the vocabulary size
 LENGTH_KEYS = {"imixer": "max_position_embeddings", "bert": "max_position_embeddings", "gpt2": "n_positions"}
@@ -40,6 +42,10 @@ class HFLanguageModel(BaseModel):
         hf_config: ``dict(model_type='imixer' | 'bert' | 'gpt2' | any AutoConfig type, **config)``;
             ignored when ``pretrained`` is given.
         pretrained: a ``save_pretrained`` directory to start from.
+        word_embeddings: start a new model's word embeddings (and so its tied LM decoder) from a
+            pretrained table, as in :class:`~tasks.text.HFTextClassifier`: ``dict(source='bert_uncased',
+            freeze=True)`` is MiniLM's 30,522 x 384 table (``vocab_size=30522``, ``tokenizer='bert_uncased'``,
+            ``hf_config.embedding_size=384``).
         data_preprocessor: mmengine data preprocessor config.
 
     Batches are ``dict(input_ids, attention_mask, labels)`` (:func:`~tasks.text.lm_data.lm_collate`).
@@ -49,7 +55,8 @@ class HFLanguageModel(BaseModel):
     """
 
     def __init__(self, objective: str = "mlm", hf_config: Optional[dict] = None, pretrained: Optional[str] = None,
-                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
+                 word_embeddings: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
 
@@ -65,21 +72,30 @@ class HFLanguageModel(BaseModel):
             self.hf_model = auto.from_config(AutoConfig.for_model(model_type, **kw))
         else:
             raise ValueError("HFLanguageModel needs hf_config (a new model) or pretrained (a saved one)")
+        if word_embeddings is not None:
+            if pretrained is not None:
+                raise ValueError("HFLanguageModel: word_embeddings starts a new model's embeddings; a pretrained "
+                                 "model brings its own. Drop one of pretrained= and word_embeddings=")
+            set_word_embeddings(self.hf_model, who="HFLanguageModel", **word_embeddings)
+        # the iMixer masked LM scores the masked positions only (the same loss, 15 % of the head's cost)
+        self._at_labels = isinstance(self.hf_model, IMixerForMaskedLM)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
                 labels: Optional[torch.Tensor] = None, mode: str = "tensor", **extra):
         if extra:
             raise TypeError(f"unexpected batch keys {sorted(extra)}; LM batches hold input_ids, attention_mask, labels")
+        if mode != "tensor" and labels is None:
+            raise ValueError(f"mode={mode!r} needs labels in the batch (lm_collate makes them)")
+        sparse = self._at_labels and mode != "tensor"
         out = self.hf_model(input_ids=input_ids, attention_mask=attention_mask,
-                            labels=labels if mode == "loss" else None)
+                            labels=labels if mode == "loss" or sparse else None,
+                            **(dict(logits_at_labels=True) if sparse else {}))
         if mode == "tensor":
             return out.logits
-        if labels is None:
-            raise ValueError(f"mode={mode!r} needs labels in the batch (lm_collate makes them)")
         if mode == "loss":
             return {"loss": out.loss}
         if mode == "predict":
-            logits, target = out.logits, labels
+            logits, target = out.logits, labels[labels != -100] if sparse else labels
             if self.objective == "clm":
                 logits, target = logits[:, :-1], target[:, 1:]
             nll = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), target.reshape(-1),

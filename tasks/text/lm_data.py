@@ -52,7 +52,7 @@ from tasks.common.runner import FUNCTIONS
 from tasks.common.fetch import MissingDatasetError, apt_fetch, data_root, register_preparer, write_atomic
 
 from .datasets import BUILTIN_SOURCES, SPLITS, _decode_error, resolve_source
-from .tokenization import load_tokenizer, tokenizer_dir_beside, trained_tokenizer
+from .tokenization import load_tokenizer, resolve_tokenizer, tokenizer_dir_beside, trained_tokenizer
 
 OBJECTIVES = ("mlm", "clm")
 #: the fixed document split of every corpus: validation and test fractions, seed
@@ -259,9 +259,10 @@ class LMDataset(Dataset):
         split: ``'train'``, ``'val'`` or ``'test'``.
         objective: ``'mlm'`` (``[CLS]`` + ``max_length - 2`` pieces + ``[SEP]``) or ``'clm'``
             (``max_length`` pieces).
-        tokenizer: a saved tokenizer's directory; when it holds none a WordPiece tokenizer of
-            ``vocab_size`` pieces is trained on the *training* split and saved there. ``None``:
-            :func:`default_lm_tokenizer_dir`.
+        tokenizer: a saved tokenizer's directory, or ``'bert_uncased'`` (BERT's vocabulary, which MiniLM's
+            table of ``HFLanguageModel(word_embeddings=...)`` is indexed by); when a directory holds none a
+            WordPiece tokenizer of ``vocab_size`` pieces is trained on the *training* split and saved
+            there. ``None``: :func:`default_lm_tokenizer_dir`.
         vocab_size: the vocabulary size of a trained tokenizer.
         max_length: the model's fixed token count (the window length).
         max_windows: keep the first ``max_windows`` windows (a token budget for quick runs; ``None``: all).
@@ -283,7 +284,8 @@ class LMDataset(Dataset):
             raise ValueError(f"max_windows must be >= 1 or None, got {max_windows}")
         self.source, self.split, self.objective, self.max_length = source, split, objective, int(max_length)
         kw = dict(text_column=text_column, encoding=encoding)
-        self.tokenizer_dir = Path(tokenizer) if tokenizer else default_lm_tokenizer_dir(source, vocab_size)
+        self.tokenizer_dir = (resolve_tokenizer(tokenizer) if tokenizer
+                              else default_lm_tokenizer_dir(source, vocab_size))
         self.tokenizer = trained_tokenizer(self.tokenizer_dir, lambda: load_corpus_split(source, "train", **kw),
                                            vocab_size, self.max_length, "LMDataset")
         stream = self._stream(lambda: load_corpus_split(source, split, **kw))

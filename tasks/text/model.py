@@ -17,6 +17,7 @@ from tasks.common.models import LogitsClassifier, unwrap_model
 
 from .configuration_imixer import IMixerConfig
 from .modeling_imixer import IMixerForSequenceClassification, IMixerPreTrainedModel
+from .tokenization import set_word_embeddings
 
 #: the transformers Auto class that loads an exported model, by its class
 AUTO_CLASS = {"IMixerForSequenceClassification": "AutoModelForSequenceClassification",
@@ -68,21 +69,7 @@ class HFTextClassifier(LogitsClassifier):
         else:
             raise ValueError("HFTextClassifier needs hf_config (a new model) or pretrained (a saved one)")
         if word_embeddings is not None:
-            self._load_word_embeddings(**word_embeddings)
-
-    def _load_word_embeddings(self, source: str, freeze: bool = True) -> None:
-        from .tokenization import load_word_embeddings
-
-        table = torch.from_numpy(load_word_embeddings(source).copy())
-        emb = self.hf_model.get_input_embeddings()
-        if tuple(table.shape) != tuple(emb.weight.shape):
-            raise ValueError(f"HFTextClassifier: the word_embeddings table {source!r} is {tuple(table.shape)} "
-                             f"(vocabulary x width) but the model's is {tuple(emb.weight.shape)}; set vocab_size="
-                             f"{table.shape[0]} (its tokenizer's vocabulary) and model.hf_config.embedding_size="
-                             f"{table.shape[1]}")
-        with torch.no_grad():
-            emb.weight.copy_(table)
-        emb.weight.requires_grad_(not freeze)
+            set_word_embeddings(self.hf_model, who='HFTextClassifier', **word_embeddings)
 
     def logits(self, inputs: torch.Tensor, attention_mask: Optional[torch.Tensor] = None, **extra) -> torch.Tensor:
         if extra:

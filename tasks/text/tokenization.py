@@ -164,6 +164,24 @@ def load_word_embeddings(name_or_path: Union[str, Path]) -> "np.ndarray":
     return np.load(path / EMBEDDINGS_FILE, mmap_mode="r")
 
 
+def set_word_embeddings(model, source: Union[str, Path], freeze: bool = True, who: str = "model") -> None:
+    """Copy the pretrained table of :func:`load_word_embeddings` into ``model.get_input_embeddings()``
+    (a transformers model); ``freeze`` keeps it fixed (a tied LM decoder with it). ``who`` names the
+    caller in the error raised when the table's shape is not the model's."""
+    import torch
+
+    table = torch.from_numpy(load_word_embeddings(source).copy())
+    emb = model.get_input_embeddings()
+    if tuple(table.shape) != tuple(emb.weight.shape):
+        raise ValueError(f"{who}: the word_embeddings table {source!r} is {tuple(table.shape)} "
+                         f"(vocabulary x width) but the model's is {tuple(emb.weight.shape)}; set vocab_size="
+                         f"{table.shape[0]} (its tokenizer's vocabulary) and model.hf_config.embedding_size="
+                         f"{table.shape[1]}")
+    with torch.no_grad():
+        emb.weight.copy_(table)
+    emb.weight.requires_grad_(not freeze)
+
+
 def resolve_tokenizer(name_or_path: Union[str, Path], embeddings: bool = False) -> Path:
     """``'bert_uncased'`` -> its prepared directory (prepared on first use, also when it was prepared before
     the embedding table was kept and ``embeddings`` is asked; :class:`MissingDatasetError` when that fails);
@@ -190,4 +208,5 @@ def load_tokenizer(path: Union[str, Path]) -> PreTrainedTokenizerBase:
 
 
 __all__ = ["SPECIAL_TOKENS", "train_wordpiece_tokenizer", "trained_tokenizer", "tokenizer_dir_beside", "load_tokenizer", "resolve_tokenizer",
-           "prepare_bert_uncased", "load_word_embeddings"]
+           "prepare_bert_uncased", "load_word_embeddings",
+           "set_word_embeddings"]

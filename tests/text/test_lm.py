@@ -70,6 +70,59 @@ def test_a_classifier_config_starts_from_a_masked_lm_checkpoint_by_init_cfg(tmp_
         torch.testing.assert_close(clf.hf_model.imixer.state_dict()[key], value, msg=key)
 
 
+def test_the_masked_lm_head_can_score_the_labelled_positions_only():
+    torch.manual_seed(0)
+    hf = dict(vocab_size=300, max_position_embeddings=16, hidden_size=32, num_hidden_layers=2, mlp_ratio=(1.0, 4.0))
+    lm = MODELS.build(dict(type="HFLanguageModel", objective="mlm", hf_config=dict(model_type="imixer", **hf))).eval()
+    mlm = lm.hf_model
+    ids = torch.randint(5, 300, (2, 16))
+    labels = torch.full_like(ids, -100)
+    labels[0, [1, 5]], labels[1, 2] = ids[0, [1, 5]], ids[1, 2]
+    chosen = labels != -100
+    full, sparse = mlm(ids, labels=labels), mlm(ids, labels=labels, logits_at_labels=True)
+    assert sparse.logits.shape == (3, 300)
+    torch.testing.assert_close(sparse.logits, full.logits[chosen])
+    torch.testing.assert_close(sparse.loss, full.loss)
+    with pytest.raises(ValueError, match="logits_at_labels=True needs labels"):
+        mlm(ids, logits_at_labels=True)
+    # the runner's model takes that path and scores the same tokens
+    with torch.no_grad():
+        [pred] = lm(ids, labels=labels, mode="predict")
+    ref = torch.nn.functional.cross_entropy(full.logits[chosen], ids[chosen], reduction="sum")
+    assert pred["tokens"] == 3 and pred["nll"] == pytest.approx(float(ref.detach()), rel=1e-5)
+    assert lm(ids, labels=labels, mode="tensor").shape == (2, 16, 300)
+
+
+def test_the_default_recipe_starts_from_its_masked_lm_on_minilms_table(tiny_bert, tmp_path, monkeypatch):
+    tok, table = tiny_bert
+    work, size = tmp_path / "lm", dict(vocab_size=len(tok), embedding_size=table.shape[1], hidden_size=16)
+    run_train(monkeypatch, "configs/text/mlm_imixer_gcide_minilm.py", "--work-dir", work, "--cfg-options",
+              f"source={write_corpus(tmp_path / 'texts')}", "max_length=16", f"vocab_size={len(tok)}",
+              f"model.hf_config.embedding_size={table.shape[1]}", "model.hf_config.hidden_size=16",
+              "train_dataloader.batch_size=8", "train_cfg.max_iters=2", "train_cfg.val_interval=2",
+              "default_hooks.checkpoint.interval=2", "val_dataloader.dataset.max_windows=8",
+              "test_dataloader.dataset.max_windows=8")
+    state = torch.load(work / "iter_2.pth", map_location="cpu", weights_only=False)["state_dict"]
+    emb = state["hf_model.imixer.embeddings.word_embeddings.weight"]
+    assert torch.equal(emb, torch.from_numpy(np.asarray(table)))  # MiniLM's table, kept fixed by training
+    assert torch.equal(state["hf_model.lm_head.decoder.weight"], emb)  # the decoder tied to it
+    before = MODELS.build(dict(type="HFLanguageModel", objective="mlm", hf_config=dict(
+        model_type="imixer", max_position_embeddings=16, num_hidden_layers=2, mlp_ratio=(0.5, 4.0), **size)))
+    moved = [k for k, v in before.state_dict().items() if k.startswith("hf_model.imixer.encoder")
+             and not torch.equal(v, state[k])]
+    assert moved  # the mixer did learn
+
+    # the default classifier recipe takes the LM's encoder by init_cfg (the user's fine-tuning config)
+    cfg = Config.fromfile("configs/text/imixer_sentences_minilm-init.py")
+    cfg.model.hf_config.update(num_labels=3, max_position_embeddings=16, **size)
+    cfg.model.init_cfg.checkpoint = str(work / "iter_2.pth")
+    clf = MODELS.build(cfg.model)
+    clf.init_weights()
+    for key, value in clf.hf_model.imixer.state_dict().items():
+        torch.testing.assert_close(value, state[f"hf_model.imixer.{key}"], msg=key)
+    assert not clf.hf_model.get_input_embeddings().weight.requires_grad
+
+
 def test_causal_lm_needs_a_causal_mixer_and_the_spec_is_checked():
     with pytest.raises(ValueError, match="causal=True"):
         IMixerForCausalLM(tiny_config())
