@@ -69,7 +69,7 @@ class HFTextClassifier(LogitsClassifier):
         else:
             raise ValueError("HFTextClassifier needs hf_config (a new model) or pretrained (a saved one)")
         if word_embeddings is not None:
-            set_word_embeddings(self.hf_model, who='HFTextClassifier', **word_embeddings)
+            set_word_embeddings(self.hf_model, who="HFTextClassifier", **word_embeddings)
 
     def logits(self, inputs: torch.Tensor, attention_mask: Optional[torch.Tensor] = None, **extra) -> torch.Tensor:
         if extra:
